@@ -1,0 +1,1 @@
+"""plexnet: an open network for AI work."""

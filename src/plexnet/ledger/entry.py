@@ -1,0 +1,216 @@
+"""Ledger entries: a signed, versioned envelope around a typed body.
+
+Wire format (canonical JSON, RFC 8785; ``sig`` signs everything else under the
+domain ``ledger-entry``, see :mod:`plexnet.core.identity`)::
+
+    {"body": {...}, "kind": "credit.transfer", "nonce": "9f1c...", "sig": "...",
+     "signer": "did:key:z6Mk...", "time_ms": 1764331200000, "v": 1}
+
+``v`` versions the envelope; a body evolves by adding fields with defaults.
+``nonce`` (128 random bits) makes every entry unique: the log stores
+``(signer, nonce)`` under a unique constraint, so a replayed entry is refused.
+The leaf the Merkle tree commits to is exactly the entry's canonical bytes.
+
+Body kinds are plug-ins: subclass :class:`Body`, set ``kind``, implement
+``apply`` (check the signer may do this, then update projections through the
+:class:`State` it is given; raise ``EntryRejected`` to refuse), and decorate the
+class with :func:`register`. ``apply`` must be deterministic: ``ledger verify``
+replays every entry through it and compares the result with the stored tables.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Final, Literal, Protocol, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from plexnet.core import canonical
+from plexnet.core.cid import parse as parse_cid
+from plexnet.core.errors import CanonicalJSONError, CoreError, SignatureError
+from plexnet.core.identity import Identity, public_key_from_did, verify_json
+from plexnet.ledger.errors import EntryRejected
+
+__all__ = [
+    "ENTRY_DOMAIN",
+    "ENTRY_VERSION",
+    "Amount",
+    "Body",
+    "Cid",
+    "Did",
+    "Entry",
+    "Hash",
+    "State",
+    "body_class",
+    "kinds",
+    "register",
+]
+
+ENTRY_VERSION: Final = 1
+ENTRY_DOMAIN: Final = "ledger-entry"
+_NONCE_BYTES: Final = 16
+
+
+def _check_did(value: str) -> str:
+    try:
+        public_key_from_did(value)
+    except CoreError as exc:  # pydantic reports ValueErrors, not ours
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _check_cid(value: str) -> str:
+    try:
+        parse_cid(value)
+    except CoreError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+Did = Annotated[str, AfterValidator(_check_did)]
+Cid = Annotated[str, AfterValidator(_check_cid)]
+Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Amount = Annotated[int, Field(gt=0, le=canonical.MAX_SAFE_INTEGER)]
+
+
+class State(Protocol):
+    """The projection tables as an entry's ``apply`` sees them.
+
+    Rows are dicts keyed by column name; ``key`` is the row's primary key. The
+    ledger gives ``apply`` a transactional view of the database; ``verify`` gives
+    it an empty in-memory one and replays the whole log.
+    """
+
+    operator: str
+
+    def get(self, table: str, key: str) -> dict[str, Any] | None: ...
+
+    def put(self, table: str, key: str, row: dict[str, Any]) -> None: ...
+
+
+class Body(BaseModel, ABC):
+    """Base class of entry bodies. See the module docstring for how to add a kind."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    kind: ClassVar[str]
+    # Kinds that register their own signer; every other kind needs a registered one.
+    self_registering: ClassVar[bool] = False
+
+    @abstractmethod
+    def apply(self, entry: Entry, seq: int, state: State) -> None:
+        """Validate against ``state`` and update it. Raise ``EntryRejected`` to refuse."""
+
+
+_KINDS: dict[str, type[Body]] = {}
+B = TypeVar("B", bound=type[Body])
+
+
+def register(kind: str) -> Callable[[B], B]:
+    """Class decorator: make ``cls`` the body model of entries of ``kind``."""
+
+    def decorate(cls: B) -> B:
+        if kind in _KINDS and _KINDS[kind] is not cls:
+            raise ValueError(f"entry kind {kind!r} is already registered")
+        cls.kind = kind
+        _KINDS[kind] = cls
+        return cls
+
+    return decorate
+
+
+def body_class(kind: str) -> type[Body]:
+    try:
+        return _KINDS[kind]
+    except KeyError:
+        raise EntryRejected(f"unknown entry kind {kind!r}") from None
+
+
+def kinds() -> list[str]:
+    return sorted(_KINDS)
+
+
+class Entry(BaseModel):
+    """A signed ledger entry (the envelope). Construct with :meth:`create` or :meth:`from_bytes`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    v: Literal[1] = ENTRY_VERSION
+    kind: str
+    signer: Did
+    nonce: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    time_ms: Annotated[int, Field(ge=0, le=canonical.MAX_SAFE_INTEGER)]
+    body: dict[str, Any]
+    sig: str
+
+    @classmethod
+    def create(cls, identity: Identity, body: Body, *, time_ms: int | None = None,
+               nonce: str | None = None) -> Entry:
+        """Sign ``body`` as ``identity``."""
+        unsigned = {
+            "v": ENTRY_VERSION,
+            "kind": body.kind,
+            "signer": identity.did,
+            "nonce": nonce or os.urandom(_NONCE_BYTES).hex(),
+            "time_ms": time.time_ns() // 1_000_000 if time_ms is None else time_ms,
+            "body": body.model_dump(mode="json"),
+        }
+        return cls(**unsigned, sig=identity.sign_json(ENTRY_DOMAIN, unsigned))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Entry:
+        """Parse canonical bytes, validate the body and verify the signature.
+
+        Raises:
+            EntryRejected: if the bytes are not canonical JSON, the envelope or
+                body is malformed, the kind is unknown or the signature is bad.
+        """
+        try:
+            value = canonical.loads_canonical(data)
+        except CanonicalJSONError as exc:
+            raise EntryRejected(f"entry is not canonical JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise EntryRejected("entry is not a JSON object")
+        try:
+            entry = cls.model_validate(value)
+        except ValidationError as exc:
+            raise EntryRejected(f"malformed entry: {_first_error(exc)}") from None
+        entry.verify()
+        return entry
+
+    def unsigned(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"sig"})
+
+    def to_bytes(self) -> bytes:
+        """The canonical bytes: what is signed (with ``sig``) and what the leaf hashes."""
+        return canonical.dumps(self.model_dump(mode="json"))
+
+    def typed_body(self) -> Body:
+        """The body validated against its kind's model."""
+        try:
+            return body_class(self.kind).model_validate(self.body)
+        except ValidationError as exc:
+            raise EntryRejected(f"malformed {self.kind} body: {_first_error(exc)}") from None
+
+    def verify(self) -> Body:
+        """Check the body and the signature; return the typed body.
+
+        Raises:
+            EntryRejected: naming what is wrong.
+        """
+        body = self.typed_body()
+        try:
+            verify_json(self.signer, ENTRY_DOMAIN, self.unsigned(), self.sig)
+        except SignatureError as exc:
+            raise EntryRejected(f"forged or corrupted {self.kind} entry: {exc}") from None
+        except CoreError as exc:
+            raise EntryRejected(f"bad signer on {self.kind} entry: {exc}") from None
+        return body
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "entry"
+    return f"{where}: {err['msg']}"

@@ -1,0 +1,208 @@
+"""The ledger's tables (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+The log itself:
+
+* ``log_meta``     — key/value facts fixed at genesis (log id, operator DID, version).
+* ``log_state``    — one row (``id = 1``): current size. Writers lock it, so appends
+  are serialized on every backend.
+* ``entries``      — one row per leaf: ``seq`` (leaf index), ``leaf_hash``, the exact
+  canonical ``data`` the leaf hashes, and denormalized ``kind``/``signer``/
+  ``nonce``/``time_ms`` for queries; ``(signer, nonce)`` is unique (replays).
+* ``nodes``        — every complete interior node of the tree, keyed by
+  ``node_key(level, index)``; leaves (level 0) are ``entries.leaf_hash``. Proofs
+  read O(log n) of these rows instead of rehashing the leaves.
+* ``tree_heads``   — signed tree heads, one per committed append.
+
+Projections (``PROJECTIONS``) are derived state, rebuilt by ``ledger verify``.
+JSON-valued columns hold canonical JSON text so that rows compare byte for byte.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "LOG_TABLES",
+    "PROJECTIONS",
+    "accounts",
+    "contributions",
+    "datasets",
+    "entries",
+    "escrows",
+    "identities",
+    "jobs",
+    "key_column",
+    "log_meta",
+    "log_state",
+    "metadata",
+    "models",
+    "node_key",
+    "nodes",
+    "providers",
+    "tree_heads",
+]
+
+metadata = MetaData()
+_DID: Final = 64  # did:key of ed25519 is 56 characters
+
+log_meta = Table(
+    "log_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+log_state = Table(
+    "log_state", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+)
+
+entries = Table(
+    "entries", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("signer", String(_DID), nullable=False),
+    Column("nonce", String(32), nullable=False),
+    Column("time_ms", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    UniqueConstraint("signer", "nonce", name="uq_entries_signer_nonce"),
+    Index("ix_entries_kind", "kind"),
+)
+
+nodes = Table(
+    "nodes", metadata,
+    Column("key", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+tree_heads = Table(
+    "tree_heads", metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("time_ms", BigInteger, nullable=False),
+    Column("signer", String(_DID), nullable=False),
+    Column("sig", String(128), nullable=False),
+    Column("v", Integer, nullable=False),
+)
+
+identities = Table(
+    "identities", metadata,
+    Column("did", String(_DID), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("roles", Text, nullable=False),
+    Column("registered_seq", BigInteger, nullable=False),
+)
+
+accounts = Table(
+    "accounts", metadata,
+    # A DID, or "escrow:<id>" for credits held in escrow: every credit is in
+    # exactly one account, so the balances always sum to what was minted.
+    Column("account", String(200), primary_key=True),
+    Column("balance", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+)
+
+escrows = Table(
+    "escrows", metadata,
+    Column("escrow_id", String(128), primary_key=True),
+    Column("payer", String(_DID), nullable=False),
+    Column("arbiter", String(_DID), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_seq", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+)
+
+providers = Table(
+    "providers", metadata,
+    Column("did", String(_DID), primary_key=True),
+    Column("profile", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("registered_seq", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+)
+
+jobs = Table(
+    "jobs", metadata,
+    Column("job_id", String(128), primary_key=True),
+    Column("requester", String(_DID), nullable=False),
+    Column("task", String(64), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("escrow_id", String(128), nullable=False),
+    Column("provider", String(_DID), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("receipt_seq", BigInteger, nullable=True),
+    Column("outputs", Text, nullable=True),
+    Column("created_seq", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+)
+
+contributions = Table(
+    "contributions", metadata,
+    Column("batch_cid", String(128), primary_key=True),
+    Column("dataset", String(128), nullable=False),
+    Column("contributor", String(_DID), nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("included_in", String(200), nullable=True),  # dataset ref, once published
+    Column("contributed_seq", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+)
+
+datasets = Table(
+    "datasets", metadata,
+    Column("ref", String(200), primary_key=True),  # "<name>@<version>"
+    Column("name", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("publisher", String(_DID), nullable=False),
+    Column("manifest_cid", String(128), nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Column("contributors", Text, nullable=False),
+    Column("published_seq", BigInteger, nullable=False),
+)
+
+models = Table(
+    "models", metadata,
+    Column("model_id", String(128), primary_key=True),
+    Column("publisher", String(_DID), nullable=False),
+    Column("artifact_cid", String(128), nullable=False),
+    Column("lineage", Text, nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("registered_seq", BigInteger, nullable=False),
+)
+
+LOG_TABLES: Final = (log_meta, log_state, entries, nodes, tree_heads)
+PROJECTIONS: Final[dict[str, Table]] = {
+    t.name: t
+    for t in (identities, accounts, escrows, providers, jobs, contributions, datasets, models)
+}
+
+_LEVEL_SHIFT: Final = 56  # index < 2**56 leaves; level < 128 keeps the key a positive int64
+
+
+def node_key(level: int, index: int) -> int:
+    """Primary key of the interior node covering leaves ``[index·2^level, (index+1)·2^level)``."""
+    return (level << _LEVEL_SHIFT) | index
+
+
+def key_column(table: Table) -> str:
+    """Name of a projection table's single primary-key column."""
+    (column,) = table.primary_key.columns
+    return column.name
