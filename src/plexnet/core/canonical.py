@@ -33,15 +33,6 @@ __all__ = ["MAX_SAFE_INTEGER", "dumps", "format_number", "loads", "loads_canonic
 
 MAX_SAFE_INTEGER: Final = 2**53 - 1
 _MAX_DEPTH: Final = 256
-_SHORT_ESCAPES: Final = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-}
 
 
 def dumps(value: Any) -> bytes:
@@ -51,10 +42,17 @@ def dumps(value: Any) -> bytes:
         CanonicalJSONError: for NaN/Infinity, out-of-range integers, non-string
             keys, lone surrogates, or values JSON cannot represent.
     """
-    out: list[str] = []
-    _write(value, out, 0)
+    if _fast_path_ok(value, 0):
+        try:
+            text = _FAST.encode(value)
+        except (TypeError, ValueError) as exc:
+            raise CanonicalJSONError(f"not JSON: {exc}") from None
+    else:
+        out: list[str] = []
+        _write(value, out, 0)
+        text = "".join(out)
     try:
-        return "".join(out).encode("utf-8")
+        return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise CanonicalJSONError(f"string is not valid Unicode (lone surrogate): {exc}") from None
 
@@ -90,6 +88,45 @@ def loads_canonical(data: bytes) -> Any:
     if dumps(value) != bytes(data):
         raise CanonicalJSONError("JSON is not in canonical form (RFC 8785)")
     return value
+
+
+# The json module's C encoder produces RFC 8785 output whenever (1) every float
+# prints the same in Python and ECMAScript, and (2) sorting keys by code point
+# equals sorting them by UTF-16 code units, which can only differ for keys holding
+# characters at or above U+E000. _fast_path_ok checks both (and the integer
+# range) in one walk; anything else takes the exact writer below. A property test
+# holds the two paths to the same bytes.
+_FAST: Final = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False,
+    check_circular=False,
+)
+
+
+def _fast_path_ok(value: Any, depth: int) -> bool:
+    if depth > _MAX_DEPTH:
+        raise CanonicalJSONError(f"value nested deeper than {_MAX_DEPTH}")
+    if isinstance(value, str) or value is None or value is True or value is False:
+        return True
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise CanonicalJSONError(
+                f"integer {value} is outside ±(2^53-1); encode it as a string"
+            )
+        return type(value) is int
+    if isinstance(value, float):
+        return type(value) is float and format_number(value) == repr(value)
+    if type(value) is dict:
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalJSONError(f"object keys must be strings, not {key!r}")
+            if not key.isascii() and max(key) >= "\ue000":
+                return False
+            if not _fast_path_ok(item, depth + 1):
+                return False
+        return True
+    if type(value) is list:
+        return all(_fast_path_ok(item, depth + 1) for item in value)
+    return False  # tuples, mappings, other types: the exact writer decides
 
 
 def _write(value: Any, out: list[str], depth: int) -> None:
@@ -144,15 +181,23 @@ def format_number(x: float) -> str:
         return "0"  # also -0
     if x < 0:
         return "-" + format_number(-x)
-    # Python's repr gives the shortest digits that round-trip, choosing the closest
-    # when several do: the same digits ECMAScript requires. Only the layout differs.
-    mantissa, _, exp_text = repr(x).partition("e")
+    # repr gives the fewest digits k that round-trip, which is what ECMAScript asks
+    # for. ECMAScript also wants, among k-digit strings that round-trip, the one
+    # closest to x: formatting x to k significant digits is correctly rounded, so
+    # it is that one unless it fails to round-trip (an exact decimal tie next to a
+    # power of two, e.g. 2^-24); then repr's own digits are the only candidate.
+    shortest = repr(x)
+    mantissa, _, exp_text = shortest.partition("e")
     int_part, _, frac_part = mantissa.partition(".")
-    digits = int_part + frac_part
-    point = len(int_part) + (int(exp_text) if exp_text else 0)  # value = 0.digits x 10^point
-    stripped = digits.lstrip("0")
-    point -= len(digits) - len(stripped)
-    digits = stripped.rstrip("0")
+    digits = (int_part + frac_part).lstrip("0")
+    # value = 0.digits x 10^point
+    point = len(int_part) + int(exp_text or 0) - (len(int_part + frac_part) - len(digits))
+    digits = digits.rstrip("0")
+    rounded = f"{x:.{len(digits) - 1}e}"
+    if float(rounded) == x:
+        mantissa, _, exp_text = rounded.partition("e")
+        digits = mantissa.replace(".", "").rstrip("0")
+        point = int(exp_text) + 1
     k = len(digits)
     if k <= point <= 21:
         return digits + "0" * (point - k)
@@ -165,18 +210,10 @@ def format_number(x: float) -> str:
     return f"{head}e{'+' if exponent >= 0 else '-'}{abs(exponent)}"
 
 
-def _quote(text: str) -> str:
-    parts = ['"']
-    for ch in text:
-        esc = _SHORT_ESCAPES.get(ch)
-        if esc is not None:
-            parts.append(esc)
-        elif ch < " ":
-            parts.append(f"\\u{ord(ch):04x}")
-        else:
-            parts.append(ch)
-    parts.append('"')
-    return "".join(parts)
+# The C string encoder of the json module escapes exactly what RFC 8785 escapes:
+# '"', '\\', the short forms \b \f \n \r \t, other controls as lower-case \u00xx,
+# and nothing else when ensure_ascii is off (tests pin this down).
+_quote: Final = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 def _utf16_key(key: str) -> bytes:
@@ -198,11 +235,16 @@ def _reject_constant(name: str) -> Any:
     raise CanonicalJSONError(f"{name} is not allowed in JSON (RFC 8785)")
 
 
-def _parse_int(text: str) -> int:
+def _parse_int(text: str) -> int | float:
     value = int(text)
-    if abs(value) > MAX_SAFE_INTEGER:
-        raise CanonicalJSONError(f"integer {text} is outside ±(2^53-1)")
-    return value
+    if abs(value) <= MAX_SAFE_INTEGER:
+        return value
+    # A large integral double prints without a fraction ("9007199254740992" is
+    # 2^53); accept the literal as that double only if it is exactly one.
+    as_float = float(text)
+    if not math.isinf(as_float) and format_number(as_float) == text:
+        return as_float
+    raise CanonicalJSONError(f"integer {text} is outside ±(2^53-1) and not an exact double")
 
 
 def _parse_float(text: str) -> float | int:

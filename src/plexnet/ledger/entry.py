@@ -26,12 +26,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Final, Literal, Protocol, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from plexnet.core import canonical
 from plexnet.core.cid import parse as parse_cid
 from plexnet.core.errors import CanonicalJSONError, CoreError, SignatureError
-from plexnet.core.identity import Identity, public_key_from_did, verify_json
+from plexnet.core.identity import Identity, public_key_from_did, verify_signed_bytes
 from plexnet.ledger.errors import EntryRejected
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "Entry",
     "Hash",
     "State",
+    "apply_entry",
     "body_class",
     "kinds",
     "register",
@@ -144,6 +145,9 @@ class Entry(BaseModel):
     time_ms: Annotated[int, Field(ge=0, le=canonical.MAX_SAFE_INTEGER)]
     body: dict[str, Any]
     sig: str
+    # Canonical bytes of the entry without and with ``sig``, computed once.
+    _unsigned_bytes: bytes | None = PrivateAttr(default=None)
+    _bytes: bytes | None = PrivateAttr(default=None)
 
     @classmethod
     def create(cls, identity: Identity, body: Body, *, time_ms: int | None = None,
@@ -157,7 +161,10 @@ class Entry(BaseModel):
             "time_ms": time.time_ns() // 1_000_000 if time_ms is None else time_ms,
             "body": body.model_dump(mode="json"),
         }
-        return cls(**unsigned, sig=identity.sign_json(ENTRY_DOMAIN, unsigned))
+        payload = canonical.dumps(unsigned)
+        entry = cls(**unsigned, sig=identity.sign_bytes(ENTRY_DOMAIN, payload))
+        entry._unsigned_bytes = payload
+        return entry
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Entry:
@@ -167,6 +174,13 @@ class Entry(BaseModel):
             EntryRejected: if the bytes are not canonical JSON, the envelope or
                 body is malformed, the kind is unknown or the signature is bad.
         """
+        entry = cls.parse(data)
+        entry.verify()
+        return entry
+
+    @classmethod
+    def parse(cls, data: bytes) -> Entry:
+        """Parse canonical bytes into an envelope, without checking body or signature."""
         try:
             value = canonical.loads_canonical(data)
         except CanonicalJSONError as exc:
@@ -177,15 +191,31 @@ class Entry(BaseModel):
             entry = cls.model_validate(value)
         except ValidationError as exc:
             raise EntryRejected(f"malformed entry: {_first_error(exc)}") from None
-        entry.verify()
+        entry._bytes = bytes(data)  # canonical, checked above
         return entry
 
     def unsigned(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"sig"})
 
+    def unsigned_bytes(self) -> bytes:
+        """Canonical JSON of everything but ``sig``: what the signature covers."""
+        if self._unsigned_bytes is None:
+            self._unsigned_bytes = canonical.dumps(self.unsigned())
+        return self._unsigned_bytes
+
     def to_bytes(self) -> bytes:
-        """The canonical bytes: what is signed (with ``sig``) and what the leaf hashes."""
-        return canonical.dumps(self.model_dump(mode="json"))
+        """The canonical bytes the leaf hashes: the entry with its signature."""
+        if self._bytes is None:
+            # Members sort as ...,"nonce","sig","signer","time_ms","v", so the
+            # signed form is the unsigned one with "sig" spliced in before the
+            # fixed-format tail; this saves serializing the body twice.
+            unsigned = self.unsigned_bytes()
+            tail = canonical.dumps(
+                {"signer": self.signer, "time_ms": self.time_ms, "v": self.v})[1:]
+            assert unsigned.endswith(b"," + tail)
+            sig = canonical.dumps({"sig": self.sig})[1:-1]
+            self._bytes = unsigned[: -len(tail)] + sig + b"," + tail
+        return self._bytes
 
     def typed_body(self) -> Body:
         """The body validated against its kind's model."""
@@ -202,7 +232,7 @@ class Entry(BaseModel):
         """
         body = self.typed_body()
         try:
-            verify_json(self.signer, ENTRY_DOMAIN, self.unsigned(), self.sig)
+            verify_signed_bytes(self.signer, ENTRY_DOMAIN, self.unsigned_bytes(), self.sig)
         except SignatureError as exc:
             raise EntryRejected(f"forged or corrupted {self.kind} entry: {exc}") from None
         except CoreError as exc:
@@ -214,3 +244,21 @@ def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "entry"
     return f"{where}: {err['msg']}"
+
+
+def apply_entry(entry: Entry, seq: int, state: State) -> Body:
+    """Check ``entry`` fully and apply it to ``state`` as leaf ``seq``; the one rule set.
+
+    Both appending and ``ledger verify`` go through here, so a log that was
+    accepted replays to the same projections.
+
+    Raises:
+        EntryRejected: bad body or signature, unknown signer, or a kind's own rule.
+    """
+    body = entry.verify()
+    if not body.self_registering and state.get("identities", entry.signer) is None:
+        raise EntryRejected(
+            f"unknown signer {entry.signer} on {entry.kind} entry: register the identity first"
+        )
+    body.apply(entry, seq, state)
+    return body
