@@ -105,7 +105,7 @@ class Ledger:
         """
         try:
             with engine.connect() as conn:
-                meta = dict(conn.execute(select(log_meta.c.key, log_meta.c.value)).tuples().all())
+                meta = dict(conn.execute(select(log_meta.c.key, log_meta.c.value)).all())
         except (OperationalError, ProgrammingError):
             meta = {}
         if "log_id" not in meta:

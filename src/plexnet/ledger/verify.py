@@ -81,10 +81,16 @@ class _Replay:
 
     def run(self) -> VerifyReport:
         with self.engine.connect() as conn:
-            meta = dict(conn.execute(select(log_meta.c.key, log_meta.c.value)).tuples().all())
+            meta = dict(conn.execute(select(log_meta.c.key, log_meta.c.value)).all())
             heads = conn.execute(select(tree_heads).order_by(tree_heads.c.size)).mappings().all()
-            stored_size = conn.execute(select(log_state.c.size)).scalar()
-            total = stored_size or 0
+            states = conn.execute(select(log_state.c.id, log_state.c.size)).all()
+        stored_size = states[0][1] if len(states) == 1 and states[0][0] == 1 else None
+        if stored_size is None:
+            self.problem(f"log_state: expected one row with id 1, found {states!r}")
+        total = stored_size or 0
+        if set(meta) != {"log_id", "operator", "schema_version"} or \
+                meta.get("schema_version") != "1":
+            self.problem(f"log_meta: unexpected keys or schema version: {sorted(meta.items())}")
         operator = meta.get("operator", "")
         state = MemoryState(operator)
         frontier = merkle.Frontier()
@@ -115,7 +121,7 @@ class _Replay:
         self.report.entries = frontier.size
         self.report.tree_heads = len(heads)
         self.report.root = frontier.root().hex()
-        if stored_size != frontier.size:
+        if stored_size is not None and stored_size != frontier.size:
             self.problem(f"log_state: size is {stored_size}, but the log holds {frontier.size}")
         if not heads or heads[-1]["size"] != frontier.size:
             self.problem(f"tree_heads: no signed head covers all {frontier.size} entries")
@@ -171,6 +177,9 @@ class _Replay:
         size = head["size"]
         if bytes(head["root"]) != root:
             self.problem(f"tree_heads: size {size}: root does not match the entries")
+        if head["v"] != 1:
+            self.problem(f"tree_heads: size {size}: unsupported version {head['v']}")
+            return int(head["time_ms"])
         try:
             SignedTreeHead(v=head["v"], log_id=meta.get("log_id", ""), size=size,
                            root=bytes(head["root"]).hex(), time_ms=head["time_ms"],
