@@ -1,1 +1,13 @@
-"""cli"""
+"""cli — the ``plexnet`` command (typer + rich); imports heavy layers only inside commands.
+
+Modules:
+    main (main.py)                       — the app, global options, error-to-exit-code handling
+    workspace (workspace.py)             — Workspace: settings, keystore, blobs, ledger of a home
+    output (output.py)                   — printing: tables for people, JSON with --json
+    id_commands (id_commands.py)         — plexnet id new|show|list
+    blob_commands (blob_commands.py)     — plexnet blob put|get
+    ledger_commands (ledger_commands.py) — plexnet ledger init|head|show|prove|verify|balances
+    demo (demo.py)                       — plexnet demo: the end-to-end story
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,103 @@
+"""The ``plexnet`` command: global options, sub-command groups, and error handling.
+
+Every failure plexnet anticipates is a ``PlexnetError``; ``run`` prints it as one
+line on stderr and exits 1. Usage errors exit 2. Anything else is a bug: one line
+saying so, exit 70, and the traceback only with ``PLEXNET_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from plexnet.cli import blob_commands, id_commands, ledger_commands
+from plexnet.cli.output import err
+from plexnet.cli.workspace import Workspace
+
+__all__ = ["app", "run"]
+
+app = typer.Typer(
+    name="plexnet",
+    help="An open network for AI work: pooled compute, open data and models, "
+    "every step on a verifiable ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(id_commands.app, name="id")
+app.add_typer(blob_commands.app, name="blob")
+app.add_typer(ledger_commands.app, name="ledger")
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(help="plexnet home directory "
+                                              "[env PLEXNET_HOME; default ~/.plexnet]")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="ledger database URL "
+                                           "[env PLEXNET_DATABASE_URL]")] = None,
+    blob_root: Annotated[Path | None, typer.Option(help="blob store directory "
+                                                   "[env PLEXNET_BLOB_ROOT]")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join "
+                                                    "[env PLEXNET_RAY_ADDRESS]")] = None,
+) -> None:
+    overrides: dict[str, Any] = {
+        "home": str(home) if home else None,
+        "database_url": db,
+        "blob_root": str(blob_root) if blob_root else None,
+        "ray_address": ray_address,
+    }
+    workspace = Workspace(overrides)
+    ctx.obj = workspace
+    ctx.call_on_close(workspace.close)
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    fresh: Annotated[bool, typer.Option(help="start from an empty home (deletes its "
+                                        "keys, blobs and ledger first)")] = True,
+    json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Run the end-to-end story: identities, credits, data, a training job on Ray, a model."""
+    from plexnet.cli.demo import run_demo
+
+    run_demo(ctx.obj, fresh=fresh, json_out=json_out)
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the app and turn errors into exit codes."""
+    from plexnet.core.errors import PlexnetError
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except PlexnetError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if os.environ.get("PLEXNET_DEBUG") == "1":
+            traceback.print_exc()
+        err.print(f"internal error: {type(exc).__name__}: {exc} "
+                  "(a bug; PLEXNET_DEBUG=1 shows the traceback)", highlight=False, markup=False)
+        sys.exit(70)
+    sys.exit(0)
