@@ -143,6 +143,10 @@ def test_consistency_round_trip(size: int) -> None:
         for bad in _flipped(proof):
             assert _fails(verify_subtree_consistency, s, e, size, sub, tree_root, bad)
         assert _fails(verify_subtree_consistency, s, e, size, sub, tree_root, [*proof, sub])
+        for bad_sub in _flipped([sub]):
+            assert _fails(verify_subtree_consistency, s, e, size, bad_sub[0], tree_root, proof)
+        if sub != tree_root:
+            assert _fails(verify_subtree_consistency, s, e, size, sub, sub, proof)
         if proof:
             assert _fails(verify_subtree_consistency, s, e, size, sub, tree_root, proof[:-1])
         # Hashes do not bind the size (a signed tree head does), so a wrong size is
@@ -190,6 +194,8 @@ HUGE = 9223372036854775810
 INCLUSION_OK = {"leaf_hash": H, "index": 0, "start": 0, "end": 1, "proof": [], "root": H}
 CONSISTENCY_OK = {"start": 0, "end": 1, "size": 2, "subtree_hash": LEAVES[0],
                   "root": root(LEAVES[:2]), "proof": [LEAVES[1]]}
+INT = r"must be an int in \[0, 2\*\*64\)"
+LEN = "must be a 32-byte hash"
 
 
 def test_good_baselines() -> None:
@@ -197,66 +203,84 @@ def test_good_baselines() -> None:
     verify_subtree_consistency(**CONSISTENCY_OK)  # type: ignore[arg-type]
 
 
-BAD_INCLUSION = [
-    ("huge-index", {"index": HUGE, "end": HUGE + 1}),
-    ("2**64-end", {"end": 2**64}),
-    ("huge-end", {"start": 0, "end": HUGE}),
-    ("negative-index", {"index": -1}),
-    ("negative-start", {"start": -1}),
-    ("bool-index", {"index": False}),
-    ("float-end", {"end": 1.0}),
-    ("str-start", {"start": "0"}),
-    ("none-proof", {"proof": None}),
-    ("bytes-proof", {"proof": H}),
-    ("short-element", {"end": 2, "proof": [H[:31]]}),
-    ("long-element", {"end": 2, "proof": [H + b"\0"]}),
-    ("none-element", {"end": 2, "proof": [None]}),
-    ("short-leaf", {"leaf_hash": H[:31], "root": H[:31]}),
-    ("empty-leaf", {"leaf_hash": b""}),
-    ("str-leaf", {"leaf_hash": H.hex()}),
-    ("none-root", {"root": None}),
-    ("long-root", {"root": H + b"\0"}),
-    ("extra-element", {"proof": [H]}),
+# (id, changed arguments, the message the refusal must carry)
+BAD_INCLUSION: list[tuple[str, dict[str, Any], str]] = [
+    ("huge-index", {"index": HUGE, "end": HUGE + 1}, "shorter than the path"),
+    ("huge-end", {"end": HUGE}, "shorter than the path"),
+    ("huge-unaligned", {"start": 1, "index": 1, "end": HUGE}, "not a valid subtree"),
+    ("2**64-end", {"end": 2**64}, INT),
+    ("negative-index", {"index": -1}, INT),
+    ("negative-start", {"start": -1}, INT),
+    ("bool-index", {"index": False}, INT),
+    ("float-end", {"end": 1.0}, INT),
+    ("str-start", {"start": "0"}, INT),
+    ("index-before-start", {"index": 1, "start": 2, "end": 4}, "outside the subtree"),
+    ("index-at-end", {"index": 1}, "outside the subtree"),
+    ("empty-subtree", {"end": 0}, "not a valid subtree"),
+    ("none-proof", {"proof": None}, "must be a list"),
+    ("bytes-proof", {"proof": H}, "must be a list"),
+    ("short-element", {"end": 2, "proof": [H[:31]]}, LEN),
+    ("long-element", {"end": 2, "proof": [H + b"\0"]}, LEN),
+    ("none-element", {"end": 2, "proof": [None]}, LEN),
+    ("short-leaf-and-root", {"leaf_hash": H[:31], "root": H[:31]}, LEN),
+    ("empty-leaf", {"leaf_hash": b""}, LEN),
+    ("str-leaf", {"leaf_hash": H.hex()}, LEN),
+    ("none-root", {"root": None}, LEN),
+    ("long-root", {"root": H + b"\0"}, LEN),
+    ("extra-element", {"proof": [H]}, "longer than the path"),
 ]
 
 
-@pytest.mark.parametrize(("change"), [c for _, c in BAD_INCLUSION],
-                         ids=[n for n, _ in BAD_INCLUSION])
-def test_bad_inclusion_input(change: dict[str, Any]) -> None:
-    with pytest.raises(ProofError):
+@pytest.mark.parametrize(("change", "match"), [c[1:] for c in BAD_INCLUSION],
+                         ids=[c[0] for c in BAD_INCLUSION])
+def test_bad_inclusion_input(change: dict[str, Any], match: str) -> None:
+    with pytest.raises(ProofError, match=match):
         verify_subtree_inclusion(**{**INCLUSION_OK, **change})
 
 
-BAD_CONSISTENCY = [
-    ("huge-size", {"size": HUGE}),
-    ("2**64-size", {"size": 2**64}),
-    ("huge-range", {"start": 1, "end": HUGE, "size": HUGE}),
-    ("negative-start", {"start": -1}),
-    ("bool-end", {"end": True}),
-    ("float-size", {"size": 2.0}),
-    ("none-proof", {"proof": None}),
-    ("str-proof", {"proof": "x"}),
-    ("short-element", {"proof": [LEAVES[1][:31]]}),
-    ("long-element", {"proof": [LEAVES[1] + b"\0"]}),
-    ("none-element", {"proof": [None]}),
-    ("short-subtree-hash", {"subtree_hash": LEAVES[0][:31]}),
-    ("none-subtree-hash", {"subtree_hash": None}),
-    ("short-root", {"root": root(LEAVES[:2])[:31]}),
-    ("none-root", {"root": None}),
-    ("whole-tree-none-hashes", {"size": 1, "subtree_hash": None, "root": None, "proof": []}),
+BAD_CONSISTENCY: list[tuple[str, dict[str, Any], str]] = [
+    ("huge-size", {"size": HUGE}, "shorter than the path"),
+    ("huge-unaligned", {"start": 1, "end": HUGE, "size": HUGE}, "not a valid subtree"),
+    ("2**64-size", {"size": 2**64}, INT),
+    ("negative-start", {"start": -1}, INT),
+    ("bool-end", {"end": True}, INT),
+    ("float-size", {"size": 2.0}, INT),
+    ("none-proof", {"proof": None}, "must be a list"),
+    ("str-proof", {"proof": "x"}, "must be a list"),
+    ("short-element", {"proof": [LEAVES[1][:31]]}, LEN),
+    ("long-element", {"proof": [LEAVES[1] + b"\0"]}, LEN),
+    ("none-element", {"proof": [None]}, LEN),
+    ("short-subtree-hash", {"subtree_hash": LEAVES[0][:31]}, LEN),
+    ("long-root", {"root": root(LEAVES[:2]) + b"\0"}, LEN),
+    ("none-subtree-hash", {"subtree_hash": None}, "must be bytes"),
+    ("none-root", {"root": None}, "must be bytes"),
+    ("whole-tree-none-hashes", {"size": 1, "subtree_hash": None, "root": None, "proof": []},
+     "must be bytes"),
     ("empty-range-none-root", {"start": 1, "end": 1, "subtree_hash": EMPTY_ROOT,
-                               "root": None, "proof": []}),
-    ("end-past-size", {"end": 3}),
-    ("invalid-subtree", {"start": 1, "end": 3, "size": 4}),
-    ("empty-proof", {"proof": []}),
+                               "root": None, "proof": []}, "must be bytes"),
+    ("end-past-size", {"end": 3}, "ends past the tree size"),
+    ("invalid-subtree", {"start": 1, "end": 3, "size": 4}, "not a valid subtree"),
+    ("empty-proof", {"proof": []}, "shorter than the path"),
+    ("extra-element", {"proof": [LEAVES[1], LEAVES[1]]}, "longer than the path"),
 ]
 
 
-@pytest.mark.parametrize(("change"), [c for _, c in BAD_CONSISTENCY],
-                         ids=[n for n, _ in BAD_CONSISTENCY])
-def test_bad_consistency_input(change: dict[str, Any]) -> None:
-    with pytest.raises(ProofError):
+@pytest.mark.parametrize(("change", "match"), [c[1:] for c in BAD_CONSISTENCY],
+                         ids=[c[0] for c in BAD_CONSISTENCY])
+def test_bad_consistency_input(change: dict[str, Any], match: str) -> None:
+    with pytest.raises(ProofError, match=match):
         verify_subtree_consistency(**{**CONSISTENCY_OK, **change})
+
+
+def test_uint64_bound() -> None:
+    # Leaf 2**64 - 2 is the last one a uint64-sized tree can hold; past it, even a
+    # self-consistent proof is refused.
+    top = 2**64 - 1
+    verify_subtree_inclusion(H, top - 1, top - 1, top, [], H)
+    with pytest.raises(ProofError, match=r"2\*\*64"):
+        verify_subtree_inclusion(H, top, top, top + 1, [], H)
+    with pytest.raises(ProofError, match=r"2\*\*64"):
+        verify_subtree_consistency(0, 1, top + 1, H, H, [H])
 
 
 @pytest.mark.parametrize(("index", "start", "end"),

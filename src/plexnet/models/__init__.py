@@ -1,1 +1,12 @@
-"""models"""
+"""models — training recipes run as compute jobs; models registered with their lineage.
+
+Modules:
+    errors (errors.py)         — ModelError, ArtifactError
+    mlp (mlp.py)               — MLP classifier; safetensors artifacts with the architecture inside
+    supervised (supervised.py) — the train.supervised task kind, train_mlp()
+    registry (registry.py)     — register_model(): model.register entries with lineage
+"""
+
+from plexnet.models.errors import ArtifactError, ModelError
+
+__all__ = ["ArtifactError", "ModelError"]

@@ -1,0 +1,88 @@
+"""Task kinds: the only code a job can run. No code arrives over the network.
+
+A task kind is a class in plexnet (or an operator-installed plug-in) that turns
+input blobs and parameters into output blobs and metrics. To add one, subclass
+:class:`TaskKind`, set ``name`` (dotted, e.g. ``train.supervised``), implement
+``run``, and decorate the class with :func:`register`. The compute layer knows
+nothing of what a task does: it looks the kind up by name on the provider's node,
+importing the module that registered it, and runs it there.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from plexnet.compute.errors import UnknownTask
+from plexnet.core.blobstore import BlobStore
+
+__all__ = ["TaskContext", "TaskKind", "TaskResult", "load_task", "register", "registered"]
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a running task may use: the blob store, and where and as whom it runs."""
+
+    blobs: BlobStore
+    provider: str
+    job_id: str
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """Outputs (name -> CID, all already in the blob store) and metrics (JSON values)."""
+
+    outputs: dict[str, str]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class TaskKind(ABC):
+    """Base class of task kinds; see the module docstring."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def run(self, ctx: TaskContext, inputs: list[str], params: dict[str, Any]) -> TaskResult:
+        """Do the work. Must be deterministic for given inputs, params and seed."""
+
+
+_TASKS: dict[str, type[TaskKind]] = {}
+T = TypeVar("T", bound=type[TaskKind])
+
+
+def register(name: str) -> Callable[[T], T]:
+    """Class decorator: make ``cls`` the task kind called ``name``."""
+
+    def decorate(cls: T) -> T:
+        if name in _TASKS and _TASKS[name] is not cls:
+            raise ValueError(f"task kind {name!r} is already registered")
+        cls.name = name
+        _TASKS[name] = cls
+        return cls
+
+    return decorate
+
+
+def registered() -> dict[str, str]:
+    """Registered task kinds and the modules that define them."""
+    return {name: cls.__module__ for name, cls in sorted(_TASKS.items())}
+
+
+def load_task(name: str, module: str | None = None) -> TaskKind:
+    """An instance of task kind ``name``, importing ``module`` first if it is not known yet.
+
+    Raises:
+        UnknownTask: if no such kind is registered (even after the import).
+    """
+    if name not in _TASKS and module is not None:
+        if not module.startswith("plexnet."):
+            raise UnknownTask(f"task module {module!r} is not part of plexnet")
+        importlib.import_module(module)
+    try:
+        return _TASKS[name]()
+    except KeyError:
+        known = ", ".join(sorted(_TASKS)) or "none"
+        raise UnknownTask(f"unknown task kind {name!r}; registered: {known}") from None

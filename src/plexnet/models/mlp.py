@@ -1,0 +1,85 @@
+"""A multilayer perceptron classifier and its artifact format (safetensors, no pickle).
+
+The artifact is a safetensors file whose metadata holds the architecture as
+canonical JSON (``{"arch": "mlp", "in": 64, "hidden": [128], "out": 10, ...}``),
+so a model can be rebuilt from its CID alone. Feature scaling is part of the
+model (a fixed affine first step), so inference takes raw features.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from plexnet.core import canonical
+from plexnet.models.errors import ArtifactError
+
+__all__ = ["MLP", "load_mlp", "predict", "save_mlp"]
+
+
+class MLP(nn.Module):
+    """(B, in) raw features -> (B, out) logits."""
+
+    def __init__(self, n_in: int, hidden: list[int], n_out: int) -> None:
+        super().__init__()
+        self.config = {"arch": "mlp", "in": n_in, "hidden": list(hidden), "out": n_out}
+        # Standardisation learned from training data, stored with the weights.
+        self.register_buffer("mean", torch.zeros(n_in))
+        self.register_buffer("scale", torch.ones(n_in))
+        layers: list[nn.Module] = []
+        width = n_in
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, n_out))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.scale)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def save_mlp(model: MLP) -> bytes:
+    """Serialize weights and architecture as safetensors bytes (deterministic)."""
+    tensors = {k: v.detach().contiguous() for k, v in sorted(model.state_dict().items())}
+    return st_save(tensors, metadata={"plexnet": canonical.dumps(model.config).decode()})
+
+
+def load_mlp(data: bytes) -> MLP:
+    """Rebuild an MLP from :func:`save_mlp` bytes.
+
+    Raises:
+        ArtifactError: if the bytes are not a plexnet MLP artifact.
+    """
+    try:
+        tensors = st_load(data)
+        header_len = int.from_bytes(data[:8], "little")
+        header = canonical.loads(data[8 : 8 + header_len])
+        config: dict[str, Any] = canonical.loads(header["__metadata__"]["plexnet"])
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise ArtifactError(f"not a plexnet model artifact: {exc}") from None
+    except Exception as exc:  # safetensors raises its own error types
+        raise ArtifactError(f"not a safetensors file: {exc}") from None
+    if config.get("arch") != "mlp":
+        raise ArtifactError(f"unknown architecture {config.get('arch')!r}")
+    model = MLP(int(config["in"]), [int(h) for h in config["hidden"]], int(config["out"]))
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise ArtifactError(f"weights do not fit the declared architecture: {exc}") from None
+    model.eval()
+    return model
+
+
+@torch.no_grad()
+def predict(model: MLP, x: np.ndarray) -> np.ndarray:
+    """Class predictions for raw features ``x`` of shape (n, in)."""
+    logits = model(torch.as_tensor(x, dtype=torch.float32))
+    return logits.argmax(dim=1).numpy()
