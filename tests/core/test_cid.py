@@ -27,7 +27,8 @@ def test_block_hashes_to_the_cid_in_its_name(path):
     assert cid.codec == CODECS[path.suffix[1:]]
     assert cid.hash_code == SHA2_256
     assert cid.digest == hashlib.sha256(path.read_bytes()).digest()
-    assert CID(1, cid.codec, SHA2_256, hashlib.sha256(path.read_bytes()).digest()).encode() == path.stem
+    digest = hashlib.sha256(path.read_bytes()).digest()
+    assert CID(1, cid.codec, SHA2_256, digest).encode() == path.stem
 
 
 def test_embedded_cid_strings():

@@ -21,7 +21,6 @@ from plexnet.ledger import (
 from plexnet.ledger.kinds import credits as cr
 from plexnet.ledger.kinds import jobs as jb
 from plexnet.ledger.kinds.identity import IdentityRegister
-
 from tests.ledger.story import register, story
 
 
@@ -189,8 +188,8 @@ def test_business_rules(ledger, cast, case):
     ledger.append([e(op, cr.Mint(to=alice.did, amount=100)),
                    e(alice, cr.Escrow(escrow_id="x", amount=50, arbiter=op.did)),
                    e(alice, jb.JobSubmit(job_id="j", task="t.k", spec={}, escrow_id="x"))])
-    from plexnet.ledger.kinds import datasets as ds
     from plexnet.core.cid import cid_for
+    from plexnet.ledger.kinds import datasets as ds
 
     bad = {
         "transfer-unregistered": e(alice, cr.Transfer(to=carol.did, amount=1)),
@@ -227,7 +226,7 @@ def test_concurrent_writers_serialize(database_url, cast):
                                                                   name=person.name)))
             for _ in range(10):
                 mine.append([Entry.create(cast.operator, cr.Mint(to=person.did, amount=1))])
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(p,)) for p in people]

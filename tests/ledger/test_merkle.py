@@ -81,8 +81,8 @@ def _path(m, d):
         return []
     k = 1 << ((len(d) - 1).bit_length() - 1)
     if m < k:
-        return _path(m, d[:k]) + [_mth(d[k:])]
-    return _path(m - k, d[k:]) + [_mth(d[:k])]
+        return [*_path(m, d[:k]), _mth(d[k:])]
+    return [*_path(m - k, d[k:]), _mth(d[:k])]
 
 
 def _subproof(m, d, b):
@@ -91,11 +91,11 @@ def _subproof(m, d, b):
         return [] if b else [_mth(d)]
     k = 1 << ((n - 1).bit_length() - 1)
     if m <= k:
-        return _subproof(m, d[:k], b) + [_mth(d[k:])]
-    return _subproof(m - k, d[k:], False) + [_mth(d[:k])]
+        return [*_subproof(m, d[:k], b), _mth(d[k:])]
+    return [*_subproof(m - k, d[k:], False), _mth(d[:k])]
 
 
-SIZES = list(range(1, 40)) + [63, 64, 65, 100, 127, 128, 129]
+SIZES = [*list(range(1, 40)), 63, 64, 65, 100, 127, 128, 129]
 
 
 @pytest.mark.parametrize("n", SIZES)

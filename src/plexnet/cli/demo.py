@@ -89,7 +89,7 @@ def _reset_home(ws: Workspace) -> None:
             s.sqlite_path.with_name(s.sqlite_path.name + suffix).unlink(missing_ok=True)
 
 
-def run_demo(ws: Workspace, *, fresh: bool, json_out: bool) -> None:  # noqa: PLR0915
+def run_demo(ws: Workspace, *, fresh: bool, json_out: bool) -> None:
     """Run the story; see the module docstring."""
     from plexnet.core.errors import ConfigError
 
@@ -107,7 +107,7 @@ def run_demo(ws: Workspace, *, fresh: bool, json_out: bool) -> None:  # noqa: PL
         _summary(story)
 
 
-def _run(story: _Story) -> None:  # noqa: PLR0915 - one story, told in order
+def _run(story: _Story) -> None:
     import numpy as np
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split

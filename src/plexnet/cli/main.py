@@ -94,7 +94,7 @@ def run(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except BrokenPipeError:
         sys.exit(1)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
+    except Exception as exc:
         if os.environ.get("PLEXNET_DEBUG") == "1":
             traceback.print_exc()
         err.print(f"internal error: {type(exc).__name__}: {exc} "

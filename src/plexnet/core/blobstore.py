@@ -159,7 +159,7 @@ class LocalBlobStore(BlobStore):
             raw = path.open("rb")
         except FileNotFoundError:
             raise BlobNotFound(f"no blob {cid} in {self.root}") from None
-        return io.BufferedReader(VerifyingReader(raw, parsed))  # type: ignore[return-value]
+        return io.BufferedReader(VerifyingReader(raw, parsed))
 
     def has(self, cid: str) -> bool:
         return self.path_for(cid).is_file()

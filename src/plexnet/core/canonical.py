@@ -213,7 +213,7 @@ def format_number(x: float) -> str:
 # The C string encoder of the json module escapes exactly what RFC 8785 escapes:
 # '"', '\\', the short forms \b \f \n \r \t, other controls as lower-case \u00xx,
 # and nothing else when ensure_ascii is off (tests pin this down).
-_quote: Final = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_quote: Final = json.encoder.encode_basestring
 
 
 def _utf16_key(key: str) -> bytes:

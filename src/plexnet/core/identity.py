@@ -22,11 +22,11 @@ from typing import Any, Final
 import nacl.bindings as _sodium
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from nacl.exceptions import BadSignatureError
 
 from plexnet.core import canonical
 from plexnet.core.errors import InvalidCID, InvalidDID, SignatureError
 from plexnet.core.multiformats import b58decode, b58encode
-from nacl.exceptions import BadSignatureError
 
 __all__ = [
     "Identity",

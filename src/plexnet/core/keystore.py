@@ -63,7 +63,7 @@ class Keystore:
         if path.exists():
             raise KeystoreError(f"identity {identity.name!r} already exists in {self.root}")
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.root, 0o700)
+        self.root.chmod(0o700)
         encryption = (
             BestAvailableEncryption(self._passphrase) if self._passphrase else NoEncryption()
         )

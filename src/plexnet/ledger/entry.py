@@ -153,7 +153,7 @@ class Entry(BaseModel):
     def create(cls, identity: Identity, body: Body, *, time_ms: int | None = None,
                nonce: str | None = None) -> Entry:
         """Sign ``body`` as ``identity``."""
-        unsigned = {
+        unsigned: dict[str, Any] = {
             "v": ENTRY_VERSION,
             "kind": body.kind,
             "signer": identity.did,

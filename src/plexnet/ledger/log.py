@@ -311,7 +311,8 @@ def _projection(table: str) -> Any:
 
 
 def _sth(row: Any, log_id: str) -> SignedTreeHead:
-    return SignedTreeHead(v=row["v"], log_id=log_id, size=row["size"], root=bytes(row["root"]).hex(),
+    return SignedTreeHead(v=row["v"], log_id=log_id, size=row["size"],
+                          root=bytes(row["root"]).hex(),
                           time_ms=row["time_ms"], signer=row["signer"], sig=row["sig"])
 
 

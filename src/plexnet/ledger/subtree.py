@@ -14,7 +14,8 @@ hash is ``MTH(D[start:end])``. Two proofs are defined over it:
   that of ``[start, end)`` in the tree of ``size`` leaves with a given root. With
   ``start == 0`` it is exactly the RFC 9162 consistency proof from ``end`` to ``size``.
 
-Verification is stricter than a naive port: every hash that is hashed or checked
+Verification is stricter than a naive port (the Go reference compares a root of any
+length, and a hash function accepts any bytes): every hash that is hashed or checked
 is exactly 32 bytes, proofs must be lists or tuples of exactly the expected length,
 and indices are ints in ``[0, 2**64)`` (RFC 9162 sizes are uint64). Bad input of any
 kind raises :class:`ProofError`, never another exception. Two trivial cases follow

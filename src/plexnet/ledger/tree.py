@@ -42,7 +42,8 @@ def fetch_subtrees(conn: Connection, wanted: Iterable[Subtree]) -> dict[Subtree,
     if missing:
         level, index = min(missing)
         raise LedgerError(
-            f"the stored tree lacks node (level {level}, index {index}); run `plexnet ledger verify`"
+            f"the stored tree lacks node (level {level}, index {index}); "
+            "run `plexnet ledger verify`"
         )
     return found
 

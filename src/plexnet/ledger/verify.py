@@ -232,13 +232,14 @@ class _Replay:
                 elif want is None:
                     self.problem(f"{name}: row {key!r} should not exist")
                 else:
-                    for column in table.c.keys():
+                    for column in (c.name for c in table.columns):
                         if have.get(column) != want.get(column):
                             self.problem(f"{name}: row {key!r}: column {column} is "
                                          f"{have.get(column)!r}, replay gives {want.get(column)!r}")
         stored_total = sum(int(r["balance"]) for r in state.tables["accounts"].values())
         with self.engine.connect() as conn:
-            db_total = sum(int(b) for (b,) in conn.execute(select(PROJECTIONS["accounts"].c.balance)))
+            balances = conn.execute(select(PROJECTIONS["accounts"].c.balance))
+            db_total = sum(int(b) for (b,) in balances)
         self.report.balances = db_total
         if stored_total != self.report.minted or db_total != self.report.minted:
             self.problem(f"accounts: balances sum to {db_total}, but {self.report.minted} "

@@ -44,7 +44,7 @@ def train_mlp(x: np.ndarray, y: np.ndarray, n_classes: int,
     torch.set_num_threads(1)  # determinism: one reduction order
     rng = np.random.default_rng(int(p["seed"]))
     order = rng.permutation(len(y))
-    n_val = int(round(len(y) * float(p["val_fraction"])))
+    n_val = round(len(y) * float(p["val_fraction"]))
     val, train = order[:n_val], order[n_val:]
     if len(train) == 0:
         raise ModelError("no training records left after the validation split")

@@ -117,7 +117,7 @@ class JobReceipt(Body):
     job_id: Ref
     inputs: Annotated[list[Cid], Field(max_length=4096)]
     outputs: Annotated[list[Cid], Field(min_length=1, max_length=4096)]
-    metrics: dict[str, Any] = {}
+    metrics: dict[str, Any] = Field(default_factory=dict)
 
     def apply(self, entry: Entry, seq: int, state: State) -> None:
         job = _job(state, self.job_id, "placed")

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plexnet.ledger.entry import Body, Cid, Entry, Hash, State, register
 from plexnet.core import canonical
+from plexnet.ledger.entry import Body, Cid, Entry, Hash, State, register
 from plexnet.ledger.kinds.identity import Ref, json_text, require, require_row
 
 __all__ = ["Lineage", "ModelRegister"]
@@ -34,7 +34,7 @@ class ModelRegister(Body):
     model_id: Ref
     artifact_cid: Cid
     lineage: Lineage
-    metrics: dict[str, Any] = {}
+    metrics: dict[str, Any] = Field(default_factory=dict)
 
     def apply(self, entry: Entry, seq: int, state: State) -> None:
         require(state.get("models", self.model_id) is None,
