@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rich.markup import escape
+
 from plexnet.cli.output import err, out, print_json, print_table, short
 from plexnet.cli.workspace import OPERATOR, Workspace
 
@@ -218,7 +220,7 @@ def _run(story: _Story) -> None:
             decision = place(job, profiles)
             chosen = next(p for p in profiles if p.name == decision.provider)
             for name, why in decision.excluded:
-                story.say(f"excluded {name}: {why}")
+                story.say(f"excluded {name}: {escape(why)}")
             for est in decision.candidates:
                 story.say(f"candidate {est.provider}: ~{est.time_s:.0f} s, "
                           f"{est.cost_micro} micro-credits")

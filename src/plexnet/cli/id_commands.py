@@ -24,10 +24,12 @@ def new(
     json_out: JsonFlag = False,
 ) -> None:
     """Create an identity (a key pair) and register it on the ledger."""
+    from plexnet.core.keystore import validate_name
     from plexnet.ledger import Entry
     from plexnet.ledger.kinds.identity import IdentityRegister
 
     ws: Workspace = ctx.obj
+    validate_name(name)
     role_list = [r.strip() for r in roles.split(",") if r.strip()]
     entry = None
     if register and ws.has_ledger():
@@ -38,7 +40,11 @@ def new(
         entry = Entry.create(identity, IdentityRegister(did=identity.did, name=name,
                                                         roles=role_list))
         ws.keystore.add(identity)
-        seq: int | None = ws.ledger.append_one(entry)
+        try:
+            seq: int | None = ws.ledger.append_one(entry)
+        except BaseException:
+            ws.keystore.remove(name)  # nothing half-done: no key for an unregistered DID
+            raise
     else:
         identity = ws.keystore.create(name)
         seq = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from plexnet.cli.output import err, out, print_json, print_table, short
 from plexnet.cli.workspace import OPERATOR, Workspace
@@ -162,7 +163,7 @@ def verify(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     if not report.ok:
         if not json_out:
             for problem in report.problems:
-                err.print(f"[red]✗[/red] {problem}", highlight=False)
+                err.print(f"[red]✗[/red] {escape(problem)}", highlight=False)
         raise VerificationFailed(report.problems)
 
 

@@ -13,8 +13,8 @@ import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
+from rich.markup import escape
 
 from plexnet.cli import blob_commands, id_commands, ledger_commands
 from plexnet.cli.output import err
@@ -73,31 +73,40 @@ def demo(
 
 
 def run(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the app and turn errors into exit codes."""
+    """Console-script entry point: run the app and turn errors into exit codes.
+
+    Typer (in standalone mode) handles usage errors itself: a message and exit 2.
+    """
     from plexnet.core.errors import PlexnetError
 
     try:
-        app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        sys.exit(130)
+        app(args=argv, prog_name="plexnet")
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
     except PlexnetError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(1)
     except BrokenPipeError:
         sys.exit(1)
     except Exception as exc:
+        if _is_validation_error(exc):  # bad user input caught by a pydantic model
+            err.print(f"[red]error:[/red] invalid {escape(_first_problem(exc))}",
+                      highlight=False)
+            sys.exit(1)
         if os.environ.get("PLEXNET_DEBUG") == "1":
             traceback.print_exc()
         err.print(f"internal error: {type(exc).__name__}: {exc} "
                   "(a bug; PLEXNET_DEBUG=1 shows the traceback)", highlight=False, markup=False)
         sys.exit(70)
-    sys.exit(0)
+
+
+def _is_validation_error(exc: Exception) -> bool:
+    return type(exc).__name__ == "ValidationError" and type(exc).__module__.startswith(
+        "pydantic")
+
+
+def _first_problem(exc: Any) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{exc.title} {where}: {first['msg']} (got {first.get('input')!r})"

@@ -103,6 +103,10 @@ class Keystore:
             raise KeystoreError(f"identity {name!r} is not an ed25519 key")
         return Identity(name, key)
 
+    def remove(self, name: str) -> None:
+        """Delete an identity's key file (irreversible: its DID can never sign again)."""
+        self._path(name).unlink(missing_ok=True)
+
     def has(self, name: str) -> bool:
         return self._path(name).exists()
 

@@ -32,6 +32,7 @@ __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
     "Frontier",
+    "check_hash",
     "consistency_proof",
     "consistency_ranges",
     "fold_subtrees",
@@ -210,7 +211,8 @@ def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes
     return _hash_ranges(leaf_hashes, consistency_ranges(old_size, len(leaf_hashes)))
 
 
-def _check_hash(value: bytes, what: str) -> None:
+def check_hash(value: bytes, what: str) -> None:
+    """Raise ProofError unless ``value`` is a 32-byte hash."""
     if not isinstance(value, bytes | bytearray) or len(value) != HASH_SIZE:
         length = len(value) if isinstance(value, bytes | bytearray) else type(value).__name__
         raise ProofError(f"{what} must be a {HASH_SIZE}-byte hash, got {length}")
@@ -218,7 +220,7 @@ def _check_hash(value: bytes, what: str) -> None:
 
 def _check_proof(proof: Sequence[bytes]) -> None:
     for i, h in enumerate(proof):
-        _check_hash(h, f"proof[{i}]")
+        check_hash(h, f"proof[{i}]")
 
 
 def root_from_inclusion(leaf_hash: bytes, index: int, tree_size: int,
@@ -228,7 +230,7 @@ def root_from_inclusion(leaf_hash: bytes, index: int, tree_size: int,
     Raises:
         ProofError: for a malformed proof (wrong length, bad index, bad hash size).
     """
-    _check_hash(leaf_hash, "leaf hash")
+    check_hash(leaf_hash, "leaf hash")
     _check_proof(proof)
     if not 0 <= index < tree_size:
         raise ProofError(f"leaf index {index} is outside a tree of size {tree_size}")
@@ -258,7 +260,7 @@ def verify_inclusion(leaf_hash: bytes, index: int, tree_size: int,
     Raises:
         ProofError: on any failure.
     """
-    _check_hash(root, "root")
+    check_hash(root, "root")
     if root_from_inclusion(leaf_hash, index, tree_size, proof) != root:
         raise ProofError(f"inclusion proof for leaf {index} does not lead to the root")
 
@@ -283,8 +285,8 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         if old_root != new_root:
             raise ProofError("sizes are equal but the roots differ")
         return
-    _check_hash(old_root, "old root")
-    _check_hash(new_root, "new root")
+    check_hash(old_root, "old root")
+    check_hash(new_root, "new root")
     _check_proof(proof)
     if not proof:
         raise ProofError("consistency proof is empty")

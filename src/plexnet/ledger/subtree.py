@@ -33,7 +33,7 @@ from typing import Final
 from plexnet.ledger.errors import ProofError
 from plexnet.ledger.merkle import (
     EMPTY_ROOT,
-    _check_hash,
+    check_hash,
     inclusion_proof,
     node_hash,
     verify_inclusion,
@@ -72,7 +72,7 @@ def _check_proof(proof: object) -> list[bytes]:
     if not isinstance(proof, list | tuple):
         raise ProofError(f"proof must be a list of hashes, got {type(proof).__name__}")
     for i, h in enumerate(proof):
-        _check_hash(h, f"proof[{i}]")
+        check_hash(h, f"proof[{i}]")
     return list(proof)
 
 
@@ -206,8 +206,8 @@ def verify_subtree_consistency(start: int, end: int, size: int, subtree_hash: by
         if subtree_hash != root:
             raise ProofError("the subtree is the whole tree but the hashes differ")
         return
-    _check_hash(subtree_hash, "subtree hash")
-    _check_hash(root, "root")
+    check_hash(subtree_hash, "subtree hash")
+    check_hash(root, "root")
     # fn, sn, tn: paths to the subtree's first and last leaf and the tree's last
     # leaf; each proof hash moves all three up one level.
     fn, sn, tn = s, e - 1, n - 1

@@ -1,0 +1,5 @@
+"""``python -m plexnet`` runs the CLI."""
+
+from plexnet.cli.main import run
+
+run()
