@@ -74,13 +74,17 @@ def registered() -> dict[str, str]:
 def load_task(name: str, module: str | None = None) -> TaskKind:
     """An instance of task kind ``name``, importing ``module`` first if it is not known yet.
 
+    ``module`` comes from the coordinator's own registry (:func:`registered`), never
+    from a job spec: a spec names a kind, and only kinds installed here can run.
+
     Raises:
         UnknownTask: if no such kind is registered (even after the import).
     """
     if name not in _TASKS and module is not None:
-        if not module.startswith("plexnet."):
-            raise UnknownTask(f"task module {module!r} is not part of plexnet")
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError:
+            raise UnknownTask(f"task module {module!r} is not installed on this node") from None
     try:
         return _TASKS[name]()
     except KeyError:
