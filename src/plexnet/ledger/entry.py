@@ -191,7 +191,6 @@ class Entry(BaseModel):
             entry = cls.model_validate(value)
         except ValidationError as exc:
             raise EntryRejected(f"malformed entry: {_first_error(exc)}") from None
-        entry._bytes = bytes(data)  # canonical, checked above
         return entry
 
     def unsigned(self) -> dict[str, Any]:
