@@ -158,9 +158,15 @@ def test_forged_signature_is_rejected(ledger, cast):
     stolen = Entry(**{**honest.model_dump(), "signer": cast.bob.did})
     with pytest.raises(EntryRejected, match="forged"):
         ledger.append_one(stolen)
-    missing = {**honest.model_dump(), "sig": ""}
-    with pytest.raises(EntryRejected):
-        ledger.append_one(Entry(**missing))
+    from plexnet.core import canonical
+
+    for sig in ("", "A" * 86 + '"', None):
+        wire = canonical.dumps({**honest.model_dump(), "sig": sig})
+        with pytest.raises(EntryRejected, match="malformed entry: sig"):
+            Entry.from_bytes(wire)
+    unsigned = canonical.dumps({k: v for k, v in honest.model_dump().items() if k != "sig"})
+    with pytest.raises(EntryRejected, match="sig"):
+        Entry.from_bytes(unsigned)
 
 
 def test_batches_are_atomic(ledger, cast):

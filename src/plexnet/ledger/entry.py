@@ -144,7 +144,7 @@ class Entry(BaseModel):
     nonce: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     time_ms: Annotated[int, Field(ge=0, le=canonical.MAX_SAFE_INTEGER)]
     body: dict[str, Any]
-    sig: str
+    sig: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{86}$")]  # base64url of 64 bytes
     # Canonical bytes of the entry without and with ``sig``, computed once.
     _unsigned_bytes: bytes | None = PrivateAttr(default=None)
     _bytes: bytes | None = PrivateAttr(default=None)
@@ -207,13 +207,14 @@ class Entry(BaseModel):
         if self._bytes is None:
             # Members sort as ...,"nonce","sig","signer","time_ms","v", so the
             # signed form is the unsigned one with "sig" spliced in before the
-            # fixed-format tail; this saves serializing the body twice.
+            # fixed-format tail. signer (base58), sig (base64url) and the integers
+            # need no JSON escaping, so the tail is written directly.
             unsigned = self.unsigned_bytes()
-            tail = canonical.dumps(
-                {"signer": self.signer, "time_ms": self.time_ms, "v": self.v})[1:]
-            assert unsigned.endswith(b"," + tail)
-            sig = canonical.dumps({"sig": self.sig})[1:-1]
-            self._bytes = unsigned[: -len(tail)] + sig + b"," + tail
+            tail = f'"signer":"{self.signer}","time_ms":{self.time_ms},"v":{self.v}}}'.encode()
+            if not unsigned.endswith(b"," + tail):
+                raise EntryRejected("entry does not serialize canonically")
+            self._bytes = b"".join((unsigned[: -len(tail)], b'"sig":"', self.sig.encode(),
+                                    b'",', tail))
         return self._bytes
 
     def typed_body(self) -> Body:
