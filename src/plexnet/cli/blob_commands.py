@@ -8,13 +8,12 @@ from typing import Annotated
 
 import typer
 
-from plexnet.cli.output import out, print_json
+from plexnet.cli.output import JsonFlag, out, print_json
 from plexnet.cli.workspace import Workspace
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Content-addressed blobs (CIDv1, sha2-256).", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 @app.command("put")

@@ -6,13 +6,12 @@ from typing import Annotated
 
 import typer
 
-from plexnet.cli.output import out, print_json, print_table
+from plexnet.cli.output import JsonFlag, out, print_json, print_table
 from plexnet.cli.workspace import Workspace
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Identities: ed25519 keys named by did:key.", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 @app.command("new")

@@ -7,14 +7,13 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from plexnet.cli.output import err, out, print_json, print_table, short
+from plexnet.cli.output import JsonFlag, err, out, print_json, print_table, short
 from plexnet.cli.workspace import OPERATOR, Workspace
 
 __all__ = ["app"]
 
 app = typer.Typer(help="The ledger: an RFC 9162 Merkle log of signed entries.",
                   no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 @app.command("init")

@@ -40,13 +40,13 @@ app.add_typer(ledger_commands.app, name="ledger")
 def main(
     ctx: typer.Context,
     home: Annotated[Path | None, typer.Option(help="plexnet home directory "
-                                              "[env PLEXNET_HOME; default ~/.plexnet]")] = None,
+                                              "(env PLEXNET_HOME; default ~/.plexnet)")] = None,
     db: Annotated[str | None, typer.Option("--db", help="ledger database URL "
-                                           "[env PLEXNET_DATABASE_URL]")] = None,
+                                           "(env PLEXNET_DATABASE_URL)")] = None,
     blob_root: Annotated[Path | None, typer.Option(help="blob store directory "
-                                                   "[env PLEXNET_BLOB_ROOT]")] = None,
+                                                   "(env PLEXNET_BLOB_ROOT)")] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join "
-                                                    "[env PLEXNET_RAY_ADDRESS]")] = None,
+                                                    "(env PLEXNET_RAY_ADDRESS)")] = None,
 ) -> None:
     overrides: dict[str, Any] = {
         "home": str(home) if home else None,

@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["err", "out", "print_json", "print_table", "short"]
+__all__ = ["JsonFlag", "err", "out", "print_json", "print_table", "short"]
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON")]
+"""The --json option every command that prints a result takes."""
 
 out = Console(soft_wrap=True, emoji=False)
 err = Console(stderr=True, soft_wrap=True, emoji=False)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from plexnet.compute.errors import UnknownTask
 from plexnet.core.blobstore import BlobStore
+from plexnet.core.plugins import Registry
 
 __all__ = ["TaskContext", "TaskKind", "TaskResult", "load_task", "register", "registered"]
 
@@ -49,26 +49,19 @@ class TaskKind(ABC):
         """Do the work. Must be deterministic for given inputs, params and seed."""
 
 
-_TASKS: dict[str, type[TaskKind]] = {}
-T = TypeVar("T", bound=type[TaskKind])
+def _unknown(name: str) -> UnknownTask:
+    known = ", ".join(_TASKS.names()) or "none"
+    return UnknownTask(f"unknown task kind {name!r}; registered: {known}")
 
 
-def register(name: str) -> Callable[[T], T]:
-    """Class decorator: make ``cls`` the task kind called ``name``."""
-
-    def decorate(cls: T) -> T:
-        if name in _TASKS and _TASKS[name] is not cls:
-            raise ValueError(f"task kind {name!r} is already registered")
-        cls.name = name
-        _TASKS[name] = cls
-        return cls
-
-    return decorate
+_TASKS: Registry[type[TaskKind]] = Registry("task kind", "name", _unknown)
+register = _TASKS.register
+"""Class decorator: ``@register("train.supervised")`` makes the class that task kind."""
 
 
 def registered() -> dict[str, str]:
     """Registered task kinds and the modules that define them."""
-    return {name: cls.__module__ for name, cls in sorted(_TASKS.items())}
+    return _TASKS.modules()
 
 
 def load_task(name: str, module: str | None = None) -> TaskKind:
@@ -85,8 +78,4 @@ def load_task(name: str, module: str | None = None) -> TaskKind:
             importlib.import_module(module)
         except ModuleNotFoundError:
             raise UnknownTask(f"task module {module!r} is not installed on this node") from None
-    try:
-        return _TASKS[name]()
-    except KeyError:
-        known = ", ".join(sorted(_TASKS)) or "none"
-        raise UnknownTask(f"unknown task kind {name!r}; registered: {known}") from None
+    return _TASKS.get(name)()

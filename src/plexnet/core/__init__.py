@@ -10,6 +10,7 @@ Modules:
     blobstore (blobstore.py) — BlobStore interface, LocalBlobStore (fsync + rename, fan-out)
     config (config.py)       — Settings from defaults, config file, PLEXNET_* and flags
     database (database.py)   — connect(): SQLAlchemy engines for SQLite (WAL) and PostgreSQL
+    plugins (plugins.py)     — Registry: named plug-in classes and their @register decorator
 """
 
 from plexnet.core.blobstore import BlobStore, LocalBlobStore

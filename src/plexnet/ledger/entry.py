@@ -23,8 +23,7 @@ from __future__ import annotations
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import Annotated, Any, ClassVar, Final, Literal, Protocol, TypeVar
+from typing import Annotated, Any, ClassVar, Final, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
@@ -32,6 +31,7 @@ from plexnet.core import canonical
 from plexnet.core.cid import parse as parse_cid
 from plexnet.core.errors import CanonicalJSONError, CoreError, SignatureError
 from plexnet.core.identity import Identity, public_key_from_did, verify_signed_bytes
+from plexnet.core.plugins import Registry
 from plexnet.ledger.errors import EntryRejected
 
 __all__ = [
@@ -116,32 +116,19 @@ class Body(BaseModel, ABC):
         """Validate against ``state`` and update it. Raise ``EntryRejected`` to refuse."""
 
 
-_KINDS: dict[str, type[Body]] = {}
-B = TypeVar("B", bound=type[Body])
-
-
-def register(kind: str) -> Callable[[B], B]:
-    """Class decorator: make ``cls`` the body model of entries of ``kind``."""
-
-    def decorate(cls: B) -> B:
-        if kind in _KINDS and _KINDS[kind] is not cls:
-            raise ValueError(f"entry kind {kind!r} is already registered")
-        cls.kind = kind
-        _KINDS[kind] = cls
-        return cls
-
-    return decorate
+_KINDS: Registry[type[Body]] = Registry(
+    "entry kind", "kind", lambda kind: EntryRejected(f"unknown entry kind {kind!r}"))
+register = _KINDS.register
+"""Class decorator: ``@register("credit.mint")`` makes the class that kind's body model."""
 
 
 def body_class(kind: str) -> type[Body]:
-    try:
-        return _KINDS[kind]
-    except KeyError:
-        raise EntryRejected(f"unknown entry kind {kind!r}") from None
+    """The body model of ``kind``; raises ``EntryRejected`` for an unknown kind."""
+    return _KINDS.get(kind)
 
 
 def kinds() -> list[str]:
-    return sorted(_KINDS)
+    return _KINDS.names()
 
 
 class Entry(BaseModel):
