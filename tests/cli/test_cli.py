@@ -144,5 +144,5 @@ def test_ledger_init_twice_is_refused(home):
 
 
 def test_demo_refuses_to_wipe_existing_state_without_fresh(home):
-    text = fails(plexnet(home, "demo", "--no-fresh"))
+    text = fails(plexnet(home, "demo"))
     assert "--fresh" in text

@@ -62,8 +62,9 @@ def main(
 @app.command()
 def demo(
     ctx: typer.Context,
-    fresh: Annotated[bool, typer.Option(help="start from an empty home (deletes its "
-                                        "keys, blobs and ledger first)")] = True,
+    fresh: Annotated[bool, typer.Option("--fresh", help="wipe the home's keys, blobs and "
+                                        "ledger first (without it, a home that holds "
+                                        "plexnet state is refused)")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Run the end-to-end story: identities, credits, data, a training job on Ray, a model."""
