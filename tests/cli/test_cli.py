@@ -68,6 +68,12 @@ def test_blob_round_trip_and_bad_cids(home, tmp_path):
     ok(plexnet(home, "blob", "get", cid, "-o", str(dst)))
     assert dst.read_bytes() == src.read_bytes()
     assert ok(plexnet(home, "blob", "put", "-", stdin=b"from stdin")).strip().startswith("b")
+    as_json = json.loads(ok(plexnet(home, "blob", "get", cid, "--json")))
+    assert as_json["size"] == 100_000 and len(as_json["base64"]) > 100_000
+    meta = json.loads(ok(plexnet(home, "blob", "get", cid, "-o", str(dst), "--json")))
+    assert meta == {"cid": cid, "size": 100_000, "output": str(dst)}
+    put = json.loads(ok(plexnet(home, "blob", "put", str(src), "--json")))
+    assert put == {"cid": cid, "size": 100_000}
     assert "unsupported multibase" in fails(plexnet(home, "blob", "get", "../../etc/passwd"))
     assert "no blob" in fails(plexnet(home, "blob", "get",
                                       "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -44,9 +45,16 @@ def get(
     cid: Annotated[str, typer.Argument(help="CID of the blob (v0 or v1)")],
     output: Annotated[Path | None, typer.Option("-o", "--output",
                                                 help="write here instead of stdout")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON: the CID, size and "
+                                           "file, or the bytes in base64 without -o")] = False,
 ) -> None:
     """Fetch a blob, verifying its hash; write it to stdout or a file."""
     ws: Workspace = ctx.obj
+    if output is None and json_out:
+        data = ws.blobs.get(cid)
+        print_json({"cid": cid, "size": len(data),
+                    "base64": base64.b64encode(data).decode("ascii")})
+        return
     if output is None:
         # Read fully first: corrupted bytes must not reach the terminal or a pipe.
         sys.stdout.buffer.write(ws.blobs.get(cid))
@@ -60,4 +68,7 @@ def get(
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)
-    out.print(f"wrote {output} ({output.stat().st_size} bytes)")
+    if json_out:
+        print_json({"cid": cid, "size": output.stat().st_size, "output": str(output)})
+    else:
+        out.print(f"wrote {output} ({output.stat().st_size} bytes)")
