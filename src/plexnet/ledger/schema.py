@@ -50,6 +50,7 @@ __all__ = [
     "metadata",
     "models",
     "node_key",
+    "node_position",
     "nodes",
     "providers",
     "tree_heads",
@@ -200,6 +201,11 @@ _LEVEL_SHIFT: Final = 56  # index < 2**56 leaves; level < 128 keeps the key a po
 def node_key(level: int, index: int) -> int:
     """Primary key of the interior node covering leaves ``[index·2^level, (index+1)·2^level)``."""
     return (level << _LEVEL_SHIFT) | index
+
+
+def node_position(key: int) -> tuple[int, int]:
+    """Inverse of :func:`node_key`: ``(level, index)``."""
+    return key >> _LEVEL_SHIFT, key & ((1 << _LEVEL_SHIFT) - 1)
 
 
 def key_column(table: Table) -> str:

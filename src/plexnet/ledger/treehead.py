@@ -93,7 +93,4 @@ class ConsistencyProof(BaseModel):
                                   [bytes.fromhex(h) for h in self.path])
 
 
-def hexes(hashes: list[bytes]) -> list[str]:
-    return [h.hex() for h in hashes]
-
 

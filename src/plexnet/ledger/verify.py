@@ -35,6 +35,7 @@ from plexnet.ledger.schema import (
     key_column,
     log_meta,
     log_state,
+    node_position,
     nodes,
     tree_heads,
 )
@@ -44,7 +45,6 @@ from plexnet.ledger.treehead import SignedTreeHead
 __all__ = ["VerifyReport", "verify_ledger"]
 
 _PAGE: Final = 5_000
-_LEVEL_SHIFT: Final = 56
 
 
 @dataclass
@@ -200,7 +200,7 @@ class _Replay:
             if not rows:
                 break
             for key, h in rows:
-                level, index = key >> _LEVEL_SHIFT, key & ((1 << _LEVEL_SHIFT) - 1)
+                level, index = node_position(key)
                 buf = self.levels.get(level, bytearray())
                 want = bytes(buf[index * 32 : index * 32 + 32])
                 if not want:
