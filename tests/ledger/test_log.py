@@ -54,22 +54,31 @@ def test_open_empty_database_says_how_to_create(tmp_path):
 def test_story_balances_and_projections(ledger, cast):
     ids = story(ledger, cast)
     alice, bob, carol = cast.alice.did, cast.bob.did, cast.carol.did
-    assert ledger.balance(alice) == cr.micro(100 - 1 - 20 + 5 + 1)
-    assert ledger.balance(bob) == cr.micro(10 - 5 + 15)
-    assert ledger.balance(carol) == cr.micro(1)
-    assert ledger.balance("escrow:stake-bob") == cr.micro(4)
-    assert ledger.balance("escrow:job-1") == 0
+    assert ledger.balance(alice) == cr.micro(100 - 1 - 25 + 10 + 1 - 3 + 3)
+    assert ledger.balance(bob) == cr.micro(10 - 5 + 10)
+    assert ledger.balance(carol) == cr.micro(10 + 1 - 5 + 5)
+    assert ledger.balance("escrow:stake-bob") == cr.micro(5)
+    assert ledger.balance("escrow:stake-carol") == cr.micro(4)
+    assert ledger.balance("escrow:job-1") == ledger.balance("escrow:job-2") == 0
     total = sum(r["balance"] for r in ledger.rows("accounts"))
-    assert total == cr.micro(110)  # everything minted, nothing more
-    job = ledger.row("jobs", "job-1")
-    assert job["status"] == "settled" and job["provider"] == bob
+    assert total == cr.micro(120)  # everything minted, nothing more
+    assert ledger.row("jobs", "job-1")["status"] == "settled"
+    assert ledger.row("jobs", "job-2")["status"] == "settled"
     assert ledger.row("escrows", "job-1")["status"] == "closed"
+    paid = ledger.row("attempts", "job-1/0/1")
+    assert paid["verdict"] == "ok" and paid["paid_seq"] is not None
+    caught = ledger.row("attempts", "job-1/1/1")
+    assert caught["verdict"] == "bad" and caught["paid_seq"] is None
+    assert ledger.row("attempts", "job-2/0/0")["status"] == "lost"
+    assert (ledger.row("providers", carol)["verified_ok"],
+            ledger.row("providers", carol)["verified_bad"]) == (1, 1)
+    assert ledger.row("providers", bob)["status"] == "left"
     assert ledger.row("datasets", "digits@1")["records"] == 10
     assert ledger.row("contributions", ids["batch"])["included_in"] == "digits@1"
     assert ledger.row("models", "digits-mlp")["artifact_cid"] == ids["artifact"]
     report = verify_ledger(ledger.engine)
     assert report.ok, report.problems
-    assert report.entries == ledger.size() and report.minted == cr.micro(110)
+    assert report.entries == ledger.size() and report.minted == cr.micro(120)
 
 
 def test_every_head_is_signed_and_consistent_with_every_later_one(ledger, cast):
@@ -182,21 +191,42 @@ def test_batches_are_atomic(ledger, cast):
     assert verify_ledger(ledger.engine).ok
 
 
-@pytest.mark.parametrize("case", [
+RULES = [
     "transfer-unregistered", "transfer-self", "escrow-twice", "release-by-stranger",
-    "release-too-much", "slash-by-payer", "place-unknown-provider", "receipt-by-stranger",
-    "settle-before-receipt", "publish-v2-first", "mint-to-unknown",
-])
+    "release-too-much", "slash-by-payer", "place-unknown-provider", "place-missing-unit",
+    "receipt-by-stranger", "receipt-twice", "replica-by-same-provider", "pay-unverified",
+    "pay-wrong-amount", "pay-other-provider", "settle-before-verify", "complete-by-requester",
+    "slash-without-bad-evidence", "publish-v2-first", "mint-to-unknown",
+]
+
+
+@pytest.mark.parametrize("case", RULES)
 def test_business_rules(ledger, cast, case):
-    op, alice, bob, carol = cast.operator, cast.alice, cast.bob, cast.carol
-    register(ledger, alice, bob)
-    e = Entry.create
-    ledger.append([e(op, cr.Mint(to=alice.did, amount=100)),
-                   e(alice, cr.Escrow(escrow_id="x", amount=50, arbiter=op.did)),
-                   e(alice, jb.JobSubmit(job_id="j", task="t.k", spec={}, escrow_id="x"))])
     from plexnet.core.cid import cid_for
     from plexnet.ledger.kinds import datasets as ds
 
+    op, alice, bob, carol = cast.operator, cast.alice, cast.bob, cast.carol
+    register(ledger, alice, bob)
+    e = Entry.create
+
+    def attempt(unit, n, who, purpose="primary"):
+        return jb.AttemptSpec(unit=unit, attempt=n, provider=who.did, purpose=purpose,
+                              price_micro=10)
+
+    ledger.append([e(op, cr.Mint(to=alice.did, amount=100)),
+                   e(op, cr.Mint(to=bob.did, amount=100)),
+                   e(bob, cr.Escrow(escrow_id="stake", amount=50, arbiter=op.did)),
+                   e(bob, jb.ProviderRegister(profile={})),
+                   e(alice, cr.Escrow(escrow_id="x", amount=50, arbiter=op.did)),
+                   e(alice, jb.JobSubmit(job_id="j", task="t.k", spec={}, escrow_id="x",
+                                         units=1)),
+                   e(alice, jb.JobSubmit(job_id="j2", task="t.k", spec={}, escrow_id="x",
+                                         units=1)),
+                   e(op, jb.JobPlace(job_id="j2", attempts=[attempt(0, 0, bob)])),
+                   e(bob, jb.JobReceipt(job_id="j2", inputs=[], outputs=[cid_for(b"o")])),
+                   e(op, jb.JobComplete(job_id="j2",
+                                        results=[jb.UnitResult(unit=0, attempt=0)]))])
+    receipt = e(bob, jb.JobReceipt(job_id="j2", inputs=[], outputs=[cid_for(b"o")]))
     bad = {
         "transfer-unregistered": e(alice, cr.Transfer(to=carol.did, amount=1)),
         "transfer-self": e(alice, cr.Transfer(to=alice.did, amount=1)),
@@ -204,10 +234,25 @@ def test_business_rules(ledger, cast, case):
         "release-by-stranger": e(bob, cr.Release(escrow_id="x", to=bob.did, amount=1)),
         "release-too-much": e(alice, cr.Release(escrow_id="x", to=bob.did, amount=51)),
         "slash-by-payer": e(alice, cr.Slash(escrow_id="x", to=bob.did, amount=1, reason="r")),
-        "place-unknown-provider": e(alice, jb.JobPlace(job_id="j", provider=bob.did)),
-        "receipt-by-stranger": e(bob, jb.JobReceipt(job_id="j", inputs=[],
-                                                    outputs=[cid_for(b"x")])),
-        "settle-before-receipt": e(alice, jb.JobSettle(job_id="j")),
+        "place-unknown-provider": e(alice, jb.JobPlace(job_id="j",
+                                                       attempts=[attempt(0, 0, alice)])),
+        "place-missing-unit": e(alice, jb.JobPlace(job_id="j", attempts=[attempt(1, 0, bob)])),
+        "receipt-by-stranger": e(alice, jb.JobReceipt(job_id="j2", inputs=[],
+                                                      outputs=[cid_for(b"x")])),
+        "receipt-twice": receipt,
+        "replica-by-same-provider": e(op, jb.JobAssign(job_id="j2", attempts=[
+            attempt(0, 1, bob, "replica")])),
+        "pay-unverified": e(op, cr.Release(escrow_id="x", to=bob.did, amount=10,
+                                           attempts=["j2/0/0"])),
+        "pay-wrong-amount": e(op, cr.Release(escrow_id="x", to=bob.did, amount=11,
+                                             attempts=["j2/0/0"])),
+        "pay-other-provider": e(op, cr.Release(escrow_id="x", to=alice.did, amount=10,
+                                               attempts=["j2/0/0"])),
+        "settle-before-verify": e(alice, jb.JobSettle(job_id="j2")),
+        "complete-by-requester": e(alice, jb.JobComplete(
+            job_id="j", results=[jb.UnitResult(unit=0, attempt=0)])),
+        "slash-without-bad-evidence": e(op, cr.Slash(escrow_id="stake", to=alice.did,
+                                                     amount=1, reason="r", attempt="j2/0/0")),
         "publish-v2-first": e(alice, ds.DatasetPublish(name="d", version=2,
                                                        manifest_cid=cid_for(b"m"),
                                                        root="00" * 32, records=0)),
@@ -217,6 +262,30 @@ def test_business_rules(ledger, cast, case):
     with pytest.raises(EntryRejected):
         ledger.append_one(bad)
     assert ledger.size() == size
+
+
+def test_paying_twice_is_refused(ledger, cast):
+    from plexnet.core.cid import cid_for
+
+    op, alice, bob = cast.operator, cast.alice, cast.bob
+    register(ledger, alice, bob)
+    e = Entry.create
+    ledger.append([
+        e(op, cr.Mint(to=alice.did, amount=100)), e(bob, jb.ProviderRegister(profile={})),
+        e(alice, cr.Escrow(escrow_id="x", amount=50, arbiter=op.did)),
+        e(alice, jb.JobSubmit(job_id="j", task="t.k", spec={}, escrow_id="x")),
+        e(op, jb.JobPlace(job_id="j", attempts=[jb.AttemptSpec(
+            unit=0, attempt=0, provider=bob.did, purpose="primary", price_micro=10)])),
+        e(bob, jb.JobReceipt(job_id="j", inputs=[], outputs=[cid_for(b"o")])),
+        e(op, jb.JobComplete(job_id="j", results=[jb.UnitResult(unit=0, attempt=0)])),
+        e(op, jb.JobVerify(job_id="j", verdicts=[jb.Verdict(unit=0, attempt=0,
+                                                            verdict="accepted")])),
+        e(op, cr.Release(escrow_id="x", to=bob.did, amount=10, attempts=["j/0/0"])),
+    ])
+    with pytest.raises(EntryRejected, match="already paid"):
+        ledger.append_one(e(op, cr.Release(escrow_id="x", to=bob.did, amount=10,
+                                           attempts=["j/0/0"])))
+    assert ledger.balance(bob.did) == 10
 
 
 def test_concurrent_writers_serialize(database_url, cast):

@@ -122,7 +122,18 @@ def _run(story: _Story) -> None:
     from plexnet.ledger import Entry, Ledger, merkle, verify_ledger
     from plexnet.ledger.kinds import credits as cr
     from plexnet.ledger.kinds.identity import IdentityRegister
-    from plexnet.ledger.kinds.jobs import JobPlace, JobSettle, JobSubmit, ProviderRegister
+    from plexnet.ledger.kinds.jobs import (
+        AttemptSpec,
+        JobComplete,
+        JobPlace,
+        JobSettle,
+        JobSubmit,
+        JobVerify,
+        ProviderRegister,
+        UnitResult,
+        Verdict,
+        attempt_key,
+    )
     from plexnet.models import supervised  # registers train.supervised  # noqa: F401
     from plexnet.models.mlp import MLP, load_mlp, predict
     from plexnet.models.registry import register_model
@@ -224,8 +235,10 @@ def _run(story: _Story) -> None:
             for est in decision.candidates:
                 story.say(f"candidate {est.provider}: ~{est.time_s:.0f} s, "
                           f"{est.cost_micro} micro-credits")
-            ledger.append([Entry.create(requester, JobPlace(job_id=job.job_id,
-                                                            provider=people[chosen.name].did))])
+            price = decision.estimate.cost_micro
+            ledger.append([Entry.create(requester, JobPlace(job_id=job.job_id, attempts=[
+                AttemptSpec(unit=0, attempt=0, provider=people[chosen.name].did,
+                            purpose="primary", price_micro=price)]))])
             story.say(f"placed on [bold]{chosen.name}[/bold] ({chosen.device_model}, "
                       f"{chosen.price_per_device_hour} credits/device-hour)")
             run = run_job(job, chosen, blob_root=ws.settings.blob_root,
@@ -253,12 +266,16 @@ def _run(story: _Story) -> None:
             if abs(measured - claimed) > 0.01:
                 raise RuntimeError(f"provider claims {claimed:.3f}, requester measures "
                                    f"{measured:.3f}")
-            pay = min(max(round(chosen.price_per_device_hour * chosen.device_count
-                                * metrics["wall_s"] / 3600 * cr.MICRO), 1), job.budget_micro)
+            pay = price  # the price agreed at placement, for verified work
             ledger.append([
+                Entry.create(operator, JobComplete(job_id=job.job_id, results=[
+                    UnitResult(unit=0, attempt=0)])),
+                Entry.create(operator, JobVerify(job_id=job.job_id, verdicts=[
+                    Verdict(unit=0, attempt=0, verdict="ok")])),
                 Entry.create(requester, cr.Release(escrow_id=job.job_id,
                                                    to=people[chosen.name].did, amount=pay,
-                                                   memo="verified training work")),
+                                                   memo="verified training work",
+                                                   attempts=[attempt_key(job.job_id, 0, 0)])),
                 Entry.create(requester, cr.Release(escrow_id=job.job_id, to=requester.did,
                                                    amount=job.budget_micro - pay,
                                                    memo="refund of unused budget")),

@@ -38,6 +38,7 @@ __all__ = [
     "LOG_TABLES",
     "PROJECTIONS",
     "accounts",
+    "attempts",
     "contributions",
     "datasets",
     "entries",
@@ -135,6 +136,9 @@ providers = Table(
     Column("did", String(_DID), primary_key=True),
     Column("profile", Text, nullable=False),
     Column("status", String(16), nullable=False),
+    # Reputation: attempts verification checked and found right / wrong.
+    Column("verified_ok", BigInteger, nullable=False),
+    Column("verified_bad", BigInteger, nullable=False),
     Column("registered_seq", BigInteger, nullable=False),
     Column("updated_seq", BigInteger, nullable=False),
 )
@@ -146,12 +150,29 @@ jobs = Table(
     Column("task", String(64), nullable=False),
     Column("spec", Text, nullable=False),
     Column("escrow_id", String(128), nullable=False),
-    Column("provider", String(_DID), nullable=True),
+    Column("units", Integer, nullable=False),
     Column("status", String(16), nullable=False),
-    Column("receipt_seq", BigInteger, nullable=True),
-    Column("outputs", Text, nullable=True),
+    Column("results", Text, nullable=True),  # JSON list: the accepted attempt of each unit
     Column("created_seq", BigInteger, nullable=False),
     Column("updated_seq", BigInteger, nullable=False),
+)
+
+attempts = Table(
+    "attempts", metadata,
+    Column("key", String(160), primary_key=True),  # "<job_id>/<unit>/<attempt>"
+    Column("job_id", String(128), nullable=False),
+    Column("unit", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("provider", String(_DID), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("price_micro", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),      # assigned | done | lost
+    Column("verdict", String(16), nullable=True),      # ok | accepted | bad
+    Column("outputs", Text, nullable=True),
+    Column("receipt_seq", BigInteger, nullable=True),
+    Column("paid_seq", BigInteger, nullable=True),
+    Column("updated_seq", BigInteger, nullable=False),
+    Index("ix_attempts_job", "job_id"),
 )
 
 contributions = Table(
@@ -192,7 +213,8 @@ models = Table(
 LOG_TABLES: Final = (log_meta, log_state, entries, nodes, tree_heads)
 PROJECTIONS: Final[dict[str, Table]] = {
     t.name: t
-    for t in (identities, accounts, escrows, providers, jobs, contributions, datasets, models)
+    for t in (identities, accounts, escrows, providers, jobs, attempts, contributions, datasets,
+              models)
 }
 
 _LEVEL_SHIFT: Final = 56  # index < 2**56 leaves; level < 128 keeps the key a positive int64

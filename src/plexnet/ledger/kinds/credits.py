@@ -21,6 +21,7 @@ from pydantic import Field
 
 from plexnet.ledger.entry import Amount, Body, Did, Entry, State, register
 from plexnet.ledger.kinds.identity import Ref, require, require_registered, require_row
+from plexnet.ledger.kinds.jobs import check_slash_evidence, pay_attempts
 
 __all__ = [
     "MICRO",
@@ -132,27 +133,39 @@ def _pay_out(state: State, escrow_id: str, to: str, amount: int, seq: int) -> No
 
 @register("credit.release")
 class Release(Body):
+    """Pay out of an escrow. Naming ``attempts`` makes it a payment for verified work:
+    the ledger checks each was verified, done by ``to``, unpaid, and worth ``amount``."""
+
     escrow_id: Ref
     to: Did
     amount: Amount
     memo: Memo = ""
+    attempts: Annotated[list[str], Field(max_length=100_000, default_factory=list)]
 
     def apply(self, entry: Entry, seq: int, state: State) -> None:
         row = require_row(state, "escrows", self.escrow_id, "escrow")
         require(entry.signer in (row["payer"], row["arbiter"]),
                 f"only the payer or arbiter of escrow {self.escrow_id!r} may release it")
+        if self.attempts:
+            pay_attempts(state, seq, self.escrow_id, self.to, self.attempts, self.amount)
         _pay_out(state, self.escrow_id, self.to, self.amount, seq)
 
 
 @register("credit.slash")
 class Slash(Body):
+    """The arbiter takes a penalty from an escrow (a provider's stake), optionally citing
+    the ``attempt`` verification judged bad as evidence."""
+
     escrow_id: Ref
     to: Did
     amount: Amount
     reason: Annotated[str, Field(min_length=1, max_length=500)]
+    attempt: str | None = None
 
     def apply(self, entry: Entry, seq: int, state: State) -> None:
         row = require_row(state, "escrows", self.escrow_id, "escrow")
         require(entry.signer == row["arbiter"],
                 f"only the arbiter of escrow {self.escrow_id!r} may slash it")
+        if self.attempt is not None:
+            check_slash_evidence(state, row["payer"], self.attempt)
         _pay_out(state, self.escrow_id, self.to, self.amount, seq)

@@ -46,11 +46,13 @@ class ModelRegister(Body):
                     f"dataset root does not match the published root of {lineage.dataset}")
         if lineage.job_id is not None:
             job = require_row(state, "jobs", lineage.job_id, "job")
-            require(job["status"] in ("completed", "settled"),
-                    f"job {lineage.job_id!r} is {job['status']}, not completed")
-            outputs = canonical.loads(job["outputs"] or "[]")
+            require(job["status"] in ("verified", "settled"),
+                    f"job {lineage.job_id!r} is {job['status']}, not verified")
+            outputs = {cid for key in canonical.loads(job["results"])
+                       for cid in canonical.loads(require_row(state, "attempts", key,
+                                                              "attempt")["outputs"])}
             require(self.artifact_cid in outputs,
-                    f"the receipt of job {lineage.job_id!r} does not list {self.artifact_cid}")
+                    f"no verified result of job {lineage.job_id!r} lists {self.artifact_cid}")
         for parent in lineage.parents:
             require_row(state, "models", parent, "parent model")
         state.put("models", self.model_id, {
