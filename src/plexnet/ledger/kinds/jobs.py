@@ -7,8 +7,9 @@ so nobody can be paid for work that was not verified, or paid twice. What a
 profile or a job spec *means* is the compute layer's business; they are stored
 as canonical JSON. Job statuses::
 
-    submitted -place-> placed -receipt-> running -complete-> completed -verify-> verified -settle-> settled
-         \\__________________\\________________\\______________fail______________> failed -settle-> settled
+    submitted -place-> placed -receipt-> running -complete-> completed
+    completed -verify-> verified -settle-> settled
+    submitted | placed | running | completed -fail-> failed -settle-> settled
 
 A job of ``units`` units (shards or workers) runs as *attempts*, keyed
 ``<job_id>/<unit>/<attempt>``: the primary attempt of each unit, replicas for
