@@ -24,11 +24,20 @@ __all__ = ["TaskContext", "TaskKind", "TaskResult", "load_task", "register", "re
 
 @dataclass(frozen=True)
 class TaskContext:
-    """What a running task may use: the blob store, and where and as whom it runs."""
+    """What a running task may use: the blob store, where it runs, and which piece it is.
+
+    ``unit`` of ``units`` is the shard (parallel jobs) or worker rank (coupled jobs);
+    ``attempt`` numbers the tries at that unit (a replica is another attempt).
+    Outputs must depend only on inputs, params and ``unit``, never on ``attempt``
+    or ``provider``: replicas are compared byte for byte.
+    """
 
     blobs: BlobStore
     provider: str
     job_id: str
+    unit: int = 0
+    units: int = 1
+    attempt: int = 0
 
 
 @dataclass(frozen=True)
