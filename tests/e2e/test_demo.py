@@ -20,9 +20,17 @@ def test_demo_end_to_end(tmp_path):
     facts = json.loads(result.stdout)
     assert facts["accuracy"] > 0.9
     assert facts["dataset"]["records"] + facts["dataset"]["held_out"] == 1797
-    assert facts["job"]["provider"] == "desktop"       # cheapest that meets the requirements
-    assert "edge" in facts["job"]["excluded"]
-    assert facts["job"]["paid_micro"] > 0
+    train, infer = facts["train"], facts["infer"]
+    # training: the cheapest eligible provider; the edge NPU is excluded; one replica agreed
+    assert "edge" in train["excluded"] and list(train["placed"]) == ["laptop"]
+    assert sorted(a["verdict"] for a in train["attempts"]) == ["ok", "ok"]
+    assert all(v > 0 for v in train["paid_micro"].values())
+    # inference: the cheat is caught and slashed and never paid; the dropout is recovered
+    assert infer["caught"] == ["edge"] and "edge" not in infer["paid_micro"]
+    assert infer["slashed_micro"]["edge"] > 0
+    assert infer["lost_providers"] == ["desktop"]
+    assert any(a["status"] == "lost" for a in infer["attempts"])
+    assert any(a["verdict"] == "bad" for a in infer["attempts"])
     ledger = facts["ledger"]
     assert ledger["entries"] == ledger["head"]["size"] and ledger["root"] == ledger["head"]["root"]
     assert ledger["balances_micro"] == ledger["minted_micro"]

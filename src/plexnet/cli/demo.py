@@ -1,22 +1,26 @@
 """``plexnet demo``: the whole story on embedded defaults, every step a real library call.
 
-1. identities: a requester, three providers (cloud GPU-class, idle desktop, edge
-   board; three Ray nodes here), two data contributors, and the ledger operator;
+1. identities: a requester, four providers (cloud GPU-class, idle desktop, laptop,
+   edge board; four Ray nodes here), two data contributors, and the ledger operator;
 2. credits minted; providers lock stakes and register signed profiles;
 3. each contributor signs a share of scikit-learn's digits; a dataset version
    (content-addressed manifest, Merkle root on the ledger) is published, and a
    contributor proves one of their records is in it;
-4. a training job with an escrowed budget is placed, runs on Ray pinned to the
-   chosen provider's node, trains a PyTorch classifier there; the provider signs
-   a receipt; the requester checks it and the escrow pays the provider;
+4. a training job is quoted (MILP over the providers), escrowed, placed, and run
+   on Ray pinned to the chosen provider's node; a second provider trains it again
+   and the two model CIDs must agree; both sign receipts; verified work is paid;
 5. the model (safetensors, in the blob store) is registered with its lineage;
-6. the requester runs inference on held-out digits;
+6. inference on held-out digits runs as a 12-shard parallel job: half the shards
+   are replicated on other providers; the edge board fakes half of its results
+   and is caught, slashed and re-run elsewhere; the desktop's node is killed
+   mid-job and its attempts re-run; accuracy comes from verified shards only;
 7. the ledger is verified from scratch; a summary is printed.
 """
 
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,13 +37,16 @@ REQUESTER = "ada"
 CONTRIBUTORS = ("clinic-north", "clinic-south")
 TEST_FRACTION = 0.2
 BUDGET_CREDITS = 5.0
+INFER_SHARDS = 12
+CHEAT = "edge"       # fakes half of its inference results
+DROPOUT = "desktop"  # its node is killed mid-job
 PROVIDER_GRANT_CREDITS = 20.0
 STAKE_CREDITS = 10.0
 TRAIN_PARAMS: dict[str, Any] = {"hidden": [128], "epochs": 30, "seed": 0}
 
 
 def _profiles() -> list[Any]:
-    """Three providers; device figures are the vendors' published peaks, prices from
+    """Four providers; device figures are the vendors' published peaks, prices from
     the price books in ../shared/testdata/prices (RunPod A100 80GB on-demand 1.64-1.89
     per GPU-hour) and typical electricity-plus-margin asks for idle hardware."""
     from plexnet.compute.profile import ProviderProfile
@@ -53,6 +60,10 @@ def _profiles() -> list[Any]:
         ProviderProfile(name="desktop", device_kind="cpu", device_model="Ryzen 9 7950X",
                         peak_flops=1.2e12, memory_gb=64, tier="fog", region="eu-west",
                         bandwidth_mbps=500, rtt_ms=15, price_per_device_hour=0.08,
+                        stake_micro=micro(STAKE_CREDITS)),
+        ProviderProfile(name="laptop", device_kind="gpu", device_model="Apple M2",
+                        peak_flops=3.6e12, memory_gb=24, tier="fog", region="eu-west",
+                        bandwidth_mbps=200, rtt_ms=20, price_per_device_hour=0.05,
                         stake_micro=micro(STAKE_CREDITS)),
         ProviderProfile(name="edge", device_kind="npu", device_model="Jetson Orin Nano 8GB",
                         peak_flops=1.28e12, memory_gb=8, tier="edge", region="eu-west",
@@ -115,27 +126,18 @@ def _run(story: _Story) -> None:
     from sklearn.model_selection import train_test_split
 
     from plexnet.compute.cluster import LocalCluster
-    from plexnet.compute.job import JobSpec, Requirements
-    from plexnet.compute.placement import place
-    from plexnet.compute.runner import run_job
-    from plexnet.data.dataset import Schema, contribute, load_arrays, publish, record_proof
+    from plexnet.compute.controller import JobReport, Participant, run_parallel_job
+    from plexnet.compute.job import JobSpec, Requirements, VerificationPolicy, Workload
+    from plexnet.compute.placement import ProviderState, place, quote
+    from plexnet.compute.runner import Faults
+    from plexnet.data.dataset import Schema, contribute, publish, record_proof
     from plexnet.ledger import Entry, Ledger, merkle, verify_ledger
     from plexnet.ledger.kinds import credits as cr
     from plexnet.ledger.kinds.identity import IdentityRegister
-    from plexnet.ledger.kinds.jobs import (
-        AttemptSpec,
-        JobComplete,
-        JobPlace,
-        JobSettle,
-        JobSubmit,
-        JobVerify,
-        ProviderRegister,
-        UnitResult,
-        Verdict,
-        attempt_key,
-    )
-    from plexnet.models import supervised  # registers train.supervised  # noqa: F401
-    from plexnet.models.mlp import MLP, load_mlp, predict
+    from plexnet.ledger.kinds.jobs import JobSubmit, ProviderRegister, attempt_key
+    from plexnet.models import batch, supervised  # register their task kinds  # noqa: F401
+    from plexnet.models.batch import decode_predictions
+    from plexnet.models.mlp import MLP
     from plexnet.models.registry import register_model
 
     ws, facts = story.ws, story.facts
@@ -211,101 +213,103 @@ def _run(story: _Story) -> None:
             story.say(f"{CONTRIBUTORS[1]} proved record {index} is in digits@1 "
                       f"({len(proof)} hashes against root {manifest.root[:16]}…)")
 
-        with story.step(4, "a training job: escrow, placement, Ray, receipt, payment"):
-            n_params = MLP(64, TRAIN_PARAMS["hidden"], 10).num_parameters()
-            n_train = round(len(manifest.leaves) * 0.85)
-            job = JobSpec(job_id="job-digits-1", task="train.supervised",
-                          inputs=[manifest_cid], params=TRAIN_PARAMS,
-                          requirements=Requirements(device_kinds=["cpu", "gpu"],
-                                                    min_memory_gb=16),
-                          flops=6 * n_params * n_train * TRAIN_PARAMS["epochs"],
-                          deadline_s=600, budget_micro=cr.micro(BUDGET_CREDITS))
+        participants = [
+            Participant(ProviderState(p), people[p.name].did, p.name, f"stake-{p.name}")
+            for p in profiles]
+
+        def submit(job: JobSpec) -> None:
             ledger.append([
                 Entry.create(requester, cr.Escrow(escrow_id=job.job_id,
                                                   amount=job.budget_micro, arbiter=operator.did,
                                                   purpose=f"budget of {job.job_id}")),
                 Entry.create(requester, JobSubmit(job_id=job.job_id, task=job.task,
                                                   spec=job.model_dump(mode="json"),
-                                                  escrow_id=job.job_id)),
+                                                  escrow_id=job.job_id,
+                                                  units=job.workload.units)),
             ])
-            decision = place(job, profiles)
-            chosen = next(p for p in profiles if p.name == decision.provider)
-            for name, why in decision.excluded:
-                story.say(f"excluded {name}: {escape(why)}")
-            for est in decision.candidates:
-                story.say(f"candidate {est.provider}: ~{est.time_s:.0f} s, "
-                          f"{est.cost_micro} micro-credits")
-            price = decision.estimate.cost_micro
-            ledger.append([Entry.create(requester, JobPlace(job_id=job.job_id, attempts=[
-                AttemptSpec(unit=0, attempt=0, provider=people[chosen.name].did,
-                            purpose="primary", price_micro=price)]))])
-            story.say(f"placed on [bold]{chosen.name}[/bold] ({chosen.device_model}, "
-                      f"{chosen.price_per_device_hour} credits/device-hour)")
-            run = run_job(job, chosen, blob_root=ws.settings.blob_root,
-                          keystore_root=ws.settings.keystore, provider_key=chosen.name)
-            node_of = cluster.node_ids()[chosen.name]
-            if run.node_id != node_of:
-                raise RuntimeError(f"job ran on node {run.node_id}, not {chosen.name}'s")
-            receipt = Entry.from_bytes(run.receipt)  # signature checked here
-            receipt_seq = ledger.append_one(receipt)
-            metrics = receipt.body["metrics"]
-            model_cid = metrics["outputs"]["model"]
-            story.say(f"ran on Ray node {short(run.node_id, 8)} ({chosen.name}) in "
-                      f"{run.wall_s:.1f} s; receipt signed by {chosen.name} = entry "
-                      f"{receipt_seq}")
 
-            # The requester checks the work before paying: the signer is the placed
-            # provider, the artifact is in the store under its CID and loads, and
-            # the accuracy it claims on the dataset is what the requester measures.
-            if receipt.signer != people[chosen.name].did:
-                raise RuntimeError("receipt not signed by the placed provider")
-            model = load_mlp(ws.blobs.get(model_cid))
-            x_data, y_data, _ = load_arrays(ws.blobs, manifest_cid)
-            measured = float((predict(model, x_data) == y_data).mean())
-            claimed = (metrics["train_accuracy"] * (1 - 0.15) + metrics["val_accuracy"] * 0.15)
-            if abs(measured - claimed) > 0.01:
-                raise RuntimeError(f"provider claims {claimed:.3f}, requester measures "
-                                   f"{measured:.3f}")
-            pay = price  # the price agreed at placement, for verified work
-            ledger.append([
-                Entry.create(operator, JobComplete(job_id=job.job_id, results=[
-                    UnitResult(unit=0, attempt=0)])),
-                Entry.create(operator, JobVerify(job_id=job.job_id, verdicts=[
-                    Verdict(unit=0, attempt=0, verdict="ok")])),
-                Entry.create(requester, cr.Release(escrow_id=job.job_id,
-                                                   to=people[chosen.name].did, amount=pay,
-                                                   memo="verified training work",
-                                                   attempts=[attempt_key(job.job_id, 0, 0)])),
-                Entry.create(requester, cr.Release(escrow_id=job.job_id, to=requester.did,
-                                                   amount=job.budget_micro - pay,
-                                                   memo="refund of unused budget")),
-                Entry.create(requester, JobSettle(job_id=job.job_id)),
-            ])
-            facts["job"] = {"job_id": job.job_id, "provider": chosen.name,
-                            "node_id": run.node_id, "wall_s": round(run.wall_s, 3),
-                            "receipt_seq": receipt_seq, "paid_micro": pay,
-                            "refund_micro": job.budget_micro - pay, "metrics": metrics,
-                            "excluded": dict(decision.excluded)}
-            story.say(f"requester measured {measured:.4f} on the dataset (claimed "
-                      f"{claimed:.4f}); paid {pay} micro-credits, refunded the rest")
+        def run(job: JobSpec, faults: Faults | None = None) -> JobReport:
+            return run_parallel_job(job, participants, operator=operator,
+                                    requester_did=requester.did, escrow_id=job.job_id,
+                                    ledger=ledger, blob_root=ws.settings.blob_root,
+                                    keystore_root=ws.settings.keystore, faults=faults,
+                                    on_event=lambda text: story.say(escape(text)))
+
+        with story.step(4, "a training job: quotes, placement, Ray, replication, payment"):
+            n_params = MLP(64, TRAIN_PARAMS["hidden"], 10).num_parameters()
+            n_train = round(len(manifest.leaves) * 0.85)
+            train = JobSpec(
+                job_id="train-digits-1", task="train.supervised", inputs=[manifest_cid],
+                params=TRAIN_PARAMS, input_bytes=float(ws.blobs.size(manifest_cid)),
+                requirements=Requirements(device_kinds=["cpu", "gpu"], min_memory_gb=16),
+                flops=6 * n_params * n_train * TRAIN_PARAMS["epochs"], deadline_s=600,
+                budget_micro=cr.micro(BUDGET_CREDITS),
+                # one unit, checked in full: a second provider trains it again and the
+                # two model CIDs must agree (training is deterministic on CPU)
+                verification=VerificationPolicy(replication=1.0, min_replication=1.0))
+            for option in quote(train, [p.state for p in participants]):
+                story.say(f"quote: {', '.join(a.provider for a in option.assignments)}, "
+                          f"~{option.time_s:.1f} s, {option.cost.total_micro} micro-credits "
+                          f"({option.solver})")
+            for name, why in place(train, [p.state for p in participants]).excluded:
+                story.say(f"excluded {name}: {escape(why)}")
+            submit(train)
+            trained = run(train)
+            model_cid = next(iter(trained.results[0]))
+            receipt_seq = ledger.row("attempts", attempt_key(train.job_id, 0, 0))["receipt_seq"]
+            receipt = ledger.get(receipt_seq).entry
+            metrics = receipt.body["metrics"]
+            facts["train"] = _job_facts(trained, train.budget_micro)
+            story.say(f"verified: {len(trained.attempts)} providers trained the same model "
+                      f"{short(model_cid, 16)}; paid {trained.paid_micro}, refunded "
+                      f"{trained.refund_micro} micro-credits")
 
         with story.step(5, "model registered with its lineage"):
             ledger.append([register_model(
                 requester, "digits-mlp-1", model_cid, dataset="digits@1",
-                dataset_root=manifest.root, job_id=job.job_id,
+                dataset_root=manifest.root, job_id=train.job_id,
                 metrics={k: metrics[k] for k in ("val_accuracy", "params", "flops_estimate")})])
             facts["model"] = {"model_id": "digits-mlp-1", "artifact_cid": model_cid,
                               "lineage": {"dataset": "digits@1", "dataset_root": manifest.root,
-                                          "job_id": job.job_id, "receipt_seq": receipt_seq}}
+                                          "job_id": train.job_id, "receipt_seq": receipt_seq}}
             story.say(f"digits-mlp-1 = {model_cid}")
+
+        with story.step(6, "inference on held-out digits, with a cheat and a dropout"):
+            holdout_ref, entry = contribute(requester, ws.blobs, "digits-holdout", schema,
+                                            x_test, y_test)
+            ledger.append([entry])
+            holdout_cid, _m, entry = publish(requester, ws.blobs, "digits-holdout", 1, schema,
+                                             [holdout_ref], "CC-BY-4.0")
+            ledger.append([entry])
+            infer = JobSpec(
+                job_id="infer-holdout-1", task="infer.batch", inputs=[model_cid, holdout_cid],
+                workload=Workload(kind="parallel", units=INFER_SHARDS),
+                flops=2.0 * n_params * len(y_test), deadline_s=600,
+                budget_micro=cr.micro(BUDGET_CREDITS),
+                verification=VerificationPolicy(replication=0.5, min_replication=0.5))
+            submit(infer)
+            story.say(f"{CHEAT} will fake half of its results; {DROPOUT} will vanish "
+                      "mid-job")
+            killer = threading.Thread(
+                target=_pull_plug_after_first_receipt,
+                args=(ledger, infer.job_id, people[DROPOUT].did, cluster, DROPOUT), daemon=True)
+            killer.start()
+            inferred = run(infer, Faults(byzantine={CHEAT: 0.5}, seed=7))
+            killer.join(timeout=60)
+            predictions = np.concatenate([
+                decode_predictions(ws.blobs.get(next(iter(inferred.results[u]))))
+                for u in range(INFER_SHARDS)])
+            accuracy = float((predictions == y_test).mean())
+            facts["accuracy"] = round(accuracy, 4)
+            facts["infer"] = _job_facts(inferred, infer.budget_micro)
+            story.say(f"accuracy on {len(y_test)} held-out digits, from verified shards only: "
+                      f"[bold]{accuracy:.4f}[/bold]")
+            story.say(f"caught: {inferred.caught}; vanished: {inferred.lost_providers}; "
+                      f"slashed {inferred.slashed_micro}; useful compute "
+                      f"{inferred.useful_fraction:.0%} (verification included), "
+                      f"{inferred.churn_useful_fraction:.0%} of what churn spared")
     finally:
         cluster.shutdown()
-
-    with story.step(6, "inference on held-out digits"):
-        served = load_mlp(ws.blobs.get(model_cid))
-        accuracy = float((predict(served, x_test) == y_test).mean())
-        facts["accuracy"] = round(accuracy, 4)
-        story.say(f"accuracy on {len(y_test)} held-out digits: [bold]{accuracy:.4f}[/bold]")
 
     with story.step(7, "ledger verified from scratch"):
         report = verify_ledger(ws.engine, raise_on_problem=True)
@@ -322,6 +326,35 @@ def _run(story: _Story) -> None:
                   f"every projection rebuilt and equal; balances sum to what was minted")
 
 
+def _job_facts(report: Any, budget_micro: int) -> dict[str, Any]:
+    """A job's outcome as JSON-ready facts."""
+    return {
+        "job_id": report.job_id, "solver": report.decision.solver,
+        "placed": {a.provider: a.units for a in report.decision.assignments},
+        "attempts": [{"unit": a.unit, "attempt": a.attempt, "provider": a.provider,
+                      "purpose": a.purpose, "status": a.status, "verdict": a.verdict,
+                      "price_micro": a.price_micro} for a in report.attempts],
+        "paid_micro": report.paid_micro, "slashed_micro": report.slashed_micro,
+        "refund_micro": report.refund_micro, "budget_micro": budget_micro,
+        "caught": report.caught, "lost_providers": report.lost_providers,
+        "excluded": dict(report.decision.excluded),
+        "useful_fraction": round(report.useful_fraction, 4),
+        "churn_useful_fraction": round(report.churn_useful_fraction, 4),
+    }
+
+
+def _pull_plug_after_first_receipt(ledger: Any, job_id: str, did: str, cluster: Any,
+                                   name: str) -> None:
+    """Kill ``name``'s Ray node once it has delivered one attempt of ``job_id``."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if any(r["job_id"] == job_id and r["provider"] == did and r["status"] == "done"
+               for r in ledger.rows("attempts")):
+            cluster.remove(name, graceful=True)  # the owner shuts it down mid-job
+            return
+        time.sleep(0.05)
+
+
 def _summary(story: _Story) -> None:
     from plexnet.ledger.kinds.credits import credits
 
@@ -333,8 +366,12 @@ def _summary(story: _Story) -> None:
         ("tree head", f"size {head['size']}, root {head['root']}"),
         ("dataset digits@1", f"{f['dataset']['records']} records, manifest "
                              f"{f['dataset']['manifest_cid']}"),
-        ("training job", f"on {f['job']['provider']} in {f['job']['wall_s']} s, paid "
-                         f"{credits(f['job']['paid_micro']):.6f} credits"),
+        ("training job", f"placed on {', '.join(f['train']['placed'])}, verified by "
+                         f"replication, paid {sum(f['train']['paid_micro'].values())} µcr"),
+        ("inference job", f"{len(f['infer']['attempts'])} attempts; caught "
+                          f"{', '.join(f['infer']['caught']) or 'nobody'}; lost "
+                          f"{', '.join(f['infer']['lost_providers']) or 'nobody'}; slashed "
+                          f"{sum(f['infer']['slashed_micro'].values())} µcr"),
         ("model digits-mlp-1", f["model"]["artifact_cid"]),
         ("held-out accuracy", f"{f['accuracy']:.4f}"),
         ("elapsed", f"{f['elapsed_s']} s"),

@@ -10,29 +10,33 @@ Modules:
     verification (verification.py) — replication rate, detection maths, checkpoint interval (pure)
     task (task.py)           — TaskKind plug-ins (base class, registry, @register)
     matmul (matmul.py)       — bench.matmul: deterministic, FLOP-counted integer matmul
-    placement (placement.py) — place(): job + providers -> a frozen Placement (pure)
+    placement (placement.py) — place(), quote(): job + provider snapshot -> frozen Decision (pure)
+    solver (solver.py)       — MILP/greedy shard split and gang enumeration behind placement (pure)
     cluster (cluster.py)     — LocalCluster: one Ray node per simulated provider
-    runner (runner.py)       — run_job(): pin a job to its provider, get its signed receipt
+    runner (runner.py)       — submit_attempt(), run_job(): one attempt on a provider; Faults
+    controller (controller.py) — run_parallel_job(): place, replicate, run, re-run, verify, settle
 """
 
 from plexnet.compute.errors import ComputeError, ExecutionError, PlacementError, UnknownTask
 from plexnet.compute.job import JobSpec, Requirements
-from plexnet.compute.placement import Placement, place
+from plexnet.compute.placement import Decision, ProviderState, place, quote
 from plexnet.compute.profile import ProviderProfile
 from plexnet.compute.task import TaskContext, TaskKind, TaskResult, register
 
 __all__ = [
     "ComputeError",
+    "Decision",
     "ExecutionError",
     "JobSpec",
-    "Placement",
     "PlacementError",
     "ProviderProfile",
+    "ProviderState",
     "Requirements",
     "TaskContext",
     "TaskKind",
     "TaskResult",
     "UnknownTask",
     "place",
+    "quote",
     "register",
 ]

@@ -55,9 +55,14 @@ class LocalCluster:
         """Ray node id of each provider."""
         return {name: node.node_id for name, node in self._nodes.items()}
 
-    def remove(self, name: str) -> None:
-        """Kill a provider's node without grace, as a vanishing provider would."""
-        self._cluster.remove_node(self._nodes.pop(name), allow_graceful=False)
+    def remove(self, name: str, *, graceful: bool = False) -> None:
+        """Take a provider's node away mid-work.
+
+        Without grace the raylet is killed as a crashed machine would be; with grace
+        it is shut down as an owner closing the lid would. Either way the work
+        running there is lost.
+        """
+        self._cluster.remove_node(self._nodes.pop(name), allow_graceful=graceful)
 
     def shutdown(self) -> None:
         import ray

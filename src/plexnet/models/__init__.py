@@ -4,6 +4,7 @@ Modules:
     errors (errors.py)         — ModelError, ArtifactError
     mlp (mlp.py)               — MLP classifier; safetensors artifacts with the architecture inside
     supervised (supervised.py) — the train.supervised task kind, train_mlp()
+    batch (batch.py)           — the infer.batch task kind: predictions for one shard
     registry (registry.py)     — register_model(): model.register entries with lineage
 """
 

@@ -85,14 +85,16 @@ class Verdict(BaseModel):
     """What verification found about one receipted attempt.
 
     ``ok``: checked and agreed (by replica or audit); ``accepted``: not checked,
-    no evidence against it; ``bad``: checked and wrong.
+    no evidence against it; ``bad``: checked and wrong; ``rejected``: not used —
+    done by a provider caught lying elsewhere in the job, or superseded — and so
+    not paid, without counting for or against anyone's reputation.
     """
 
     model_config = _FROZEN
 
     unit: Unit
     attempt: Annotated[int, Field(ge=0, le=1_000)]
-    verdict: Literal["ok", "accepted", "bad"]
+    verdict: Literal["ok", "accepted", "bad", "rejected"]
 
 
 class UnitResult(BaseModel):
@@ -295,7 +297,7 @@ class JobVerify(Body):
             require(row["status"] == "done", f"attempt {row['key']} has no receipt to judge")
             require(row["verdict"] is None, f"attempt {row['key']} was already judged")
             state.put("attempts", row["key"], {**row, "verdict": v.verdict, "updated_seq": seq})
-            if v.verdict != "accepted":
+            if v.verdict in ("ok", "bad"):
                 provider = require_row(state, "providers", row["provider"], "provider")
                 column = "verified_ok" if v.verdict == "ok" else "verified_bad"
                 state.put("providers", row["provider"], {
