@@ -25,7 +25,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/mypy src/plexnet/core src/plexnet/ledger
+	$(VENV)/bin/mypy src/plexnet/core src/plexnet/ledger src/plexnet/compute
 
 bench: $(STAMP)
 	$(PY) bench/ledger.py

@@ -76,10 +76,6 @@ class Attempt:
     wall_s: float = 0.0
     verdict: str | None = None        # ok | accepted | bad | rejected
 
-    @property
-    def spec(self) -> jb.AttemptSpec:
-        raise AttributeError  # built by the controller, which knows DIDs
-
 
 @dataclass
 class JobReport:
@@ -135,8 +131,9 @@ class _Run:
     # ------------------------------------------------------------ helpers
 
     def _spec(self, a: Attempt) -> jb.AttemptSpec:
-        return jb.AttemptSpec(unit=a.unit, attempt=a.attempt, provider=self.by_name[a.provider].did,
-                              purpose=a.purpose, price_micro=a.price_micro)  # type: ignore[arg-type]
+        return jb.AttemptSpec(unit=a.unit, attempt=a.attempt,
+                              provider=self.by_name[a.provider].did, purpose=a.purpose,
+                              price_micro=a.price_micro)
 
     def _entry(self, body: Any) -> Entry:
         return Entry.create(self.operator, body)
@@ -261,18 +258,16 @@ class _Run:
         self._resolve()
 
     def _check_nodes(self) -> None:
-        import ray
 
-        alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+        alive = {n["NodeID"] for n in _ray_nodes() if n["Alive"]}
         for name in list(self.by_name):
             if name not in self.dead and self._node_of(name) not in alive:
                 self._vanished(name, "its Ray node is gone")
 
     def _node_of(self, name: str) -> str | None:
-        import ray
 
         resource = self.by_name[name].state.profile.resource
-        for node in ray.nodes():
+        for node in _ray_nodes():
             if resource in node.get("Resources", {}) or resource in node.get("resources", {}):
                 return str(node["NodeID"])
         return None
@@ -428,7 +423,7 @@ class _Run:
             self._entry(jb.JobComplete(job_id=self.job.job_id, results=[
                 jb.UnitResult(unit=u, attempt=a.attempt) for u, a in sorted(results.items())])),
             self._entry(jb.JobVerify(job_id=self.job.job_id, verdicts=[
-                jb.Verdict(unit=a.unit, attempt=a.attempt, verdict=a.verdict)  # type: ignore[arg-type]
+                jb.Verdict(unit=a.unit, attempt=a.attempt, verdict=a.verdict)
                 for a in self.attempts.values() if a.status == "done"])),
         ])
         money: list[Entry] = []
@@ -478,6 +473,13 @@ class _Run:
         report.attempts = sorted(self.attempts.values(), key=lambda a: (a.unit, a.attempt))
         report.results = {u: a.outputs for u, a in results.items()}
         return report
+
+
+def _ray_nodes() -> list[dict[str, Any]]:
+    import ray
+
+    nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
+    return nodes
 
 
 def run_parallel_job(job: JobSpec, participants: Sequence[Participant], *, operator: Identity,

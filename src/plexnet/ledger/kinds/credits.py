@@ -140,7 +140,7 @@ class Release(Body):
     to: Did
     amount: Amount
     memo: Memo = ""
-    attempts: Annotated[list[str], Field(max_length=100_000, default_factory=list)]
+    attempts: list[str] = Field(max_length=100_000, default_factory=list)
 
     def apply(self, entry: Entry, seq: int, state: State) -> None:
         row = require_row(state, "escrows", self.escrow_id, "escrow")

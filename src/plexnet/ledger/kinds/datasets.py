@@ -50,7 +50,7 @@ class DatasetPublish(Body):
     manifest_cid: Cid
     root: Hash
     records: Count
-    contributions: Annotated[list[Cid], Field(max_length=100_000, default_factory=list)]
+    contributions: list[Cid] = Field(max_length=100_000, default_factory=list)
 
     def apply(self, entry: Entry, seq: int, state: State) -> None:
         ref = dataset_ref(self.name, self.version)

@@ -80,7 +80,7 @@ class IdentityRegister(Body):
     self_registering: ClassVar[bool] = True
     did: Did
     name: Name
-    roles: Annotated[list[Role], Field(max_length=16, default_factory=list)]
+    roles: list[Role] = Field(max_length=16, default_factory=list)
 
     def apply(self, entry: Entry, seq: int, state: State) -> None:
         require(entry.signer == self.did, "identity.register must be signed by the DID itself")
