@@ -6,7 +6,11 @@ Modules:
     output (output.py)                   — printing: tables for people, JSON with --json
     id_commands (id_commands.py)         — plexnet id new|show|list
     blob_commands (blob_commands.py)     — plexnet blob put|get
-    ledger_commands (ledger_commands.py) — plexnet ledger init|head|show|prove|verify|balances
+    ledger_commands (ledger_commands.py) — plexnet ledger init|head|show|prove|verify|balances|
+                                           mint|transfer
+    network_commands (network_commands.py) — plexnet network up|down|status, provider
+                                           join|leave|list|show
+    job_commands (job_commands.py)       — plexnet job quote|submit|status|list|cancel|logs
     demo (demo.py)                       — plexnet demo: the end-to-end story
 """
 

@@ -181,3 +181,52 @@ def balances(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     print_table("balances (credits)", ["account", "name", "balance"],
                 [(short(r["account"], 16), names.get(r["account"], ""),
                   f"{credits(r['balance']):.6f}") for r in rows])
+
+
+@app.command("mint")
+def mint(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="identity to credit")],
+    amount: Annotated[float, typer.Argument(min=0.000001, help="credits")],
+    memo: Annotated[str, typer.Option()] = "",
+    json_out: JsonFlag = False,
+) -> None:
+    """Mint credits to an identity (the operator's key must be in this home)."""
+    from plexnet.core.errors import ConfigError
+    from plexnet.ledger import Entry
+    from plexnet.ledger.kinds import credits as cr
+
+    ws: Workspace = ctx.obj
+    operator = ws.operator()
+    if operator is None:
+        raise ConfigError("minting needs the operator's key, which is not in this home")
+    to = ws.keystore.load(name)
+    seq = ws.ledger.append_one(Entry.create(operator, cr.Mint(to=to.did, amount=cr.micro(amount),
+                                                              memo=memo)))
+    balance = ws.ledger.balance(to.did)
+    if json_out:
+        print_json({"seq": seq, "to": to.did, "amount_micro": cr.micro(amount),
+                    "balance_micro": balance})
+        return
+    out.print(f"minted {amount:g} credits to {name} (entry {seq}); balance "
+              f"{cr.credits(balance):.6f}")
+
+
+@app.command("transfer")
+def transfer(
+    ctx: typer.Context,
+    sender: Annotated[str, typer.Argument(help="identity that pays (its key must be here)")],
+    recipient: Annotated[str, typer.Argument(help="identity name or DID that receives")],
+    amount: Annotated[float, typer.Argument(min=0.000001, help="credits")],
+    memo: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Transfer credits, signed by the sender."""
+    from plexnet.ledger import Entry
+    from plexnet.ledger.kinds import credits as cr
+
+    ws: Workspace = ctx.obj
+    me = ws.keystore.load(sender)
+    to = recipient if recipient.startswith("did:") else ws.keystore.load(recipient).did
+    seq = ws.ledger.append_one(Entry.create(me, cr.Transfer(to=to, amount=cr.micro(amount),
+                                                            memo=memo)))
+    out.print(f"{sender} paid {amount:g} credits to {recipient} (entry {seq})")

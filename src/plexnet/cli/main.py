@@ -16,7 +16,13 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from plexnet.cli import blob_commands, id_commands, ledger_commands
+from plexnet.cli import (
+    blob_commands,
+    id_commands,
+    job_commands,
+    ledger_commands,
+    network_commands,
+)
 from plexnet.cli.output import err
 from plexnet.cli.workspace import Workspace
 
@@ -34,6 +40,9 @@ app = typer.Typer(
 app.add_typer(id_commands.app, name="id")
 app.add_typer(blob_commands.app, name="blob")
 app.add_typer(ledger_commands.app, name="ledger")
+app.add_typer(network_commands.network_app, name="network")
+app.add_typer(network_commands.provider_app, name="provider")
+app.add_typer(job_commands.app, name="job")
 
 
 @app.callback()

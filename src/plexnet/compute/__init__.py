@@ -13,6 +13,7 @@ Modules:
     placement (placement.py) — place(), quote(): job + provider snapshot -> frozen Decision (pure)
     solver (solver.py)       — MILP/greedy shard split and gang enumeration behind placement (pure)
     cluster (cluster.py)     — LocalCluster: one Ray node per simulated provider
+    node (node.py)           — Ray node processes: the network head, a node per provider
     runner (runner.py)       — submit_attempt(), run_job(): one attempt on a provider; Faults
     controller (controller.py) — run_parallel_job(): place, replicate, run, re-run, verify, settle
 """
