@@ -24,6 +24,7 @@ kinds plexnet ships: honest replicas of a unit produce identical output CIDs.
 from __future__ import annotations
 
 import contextlib
+import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -230,6 +231,12 @@ class _Run:
             self.say(f"replicating {len(replicas)} of {len(first)} units on other providers")
 
     def run(self) -> None:
+        """Run every launched attempt to the end, then verify (which may launch more)."""
+        self._collect()
+        self._resolve()
+
+    def _collect(self) -> None:
+        """Wait for the pending attempts; append receipts in batches as they arrive."""
         import ray
 
         deadline = time.perf_counter() + self.job.deadline_s
@@ -241,21 +248,27 @@ class _Run:
             if not ready:
                 self._check_nodes()
                 continue
-            ref = ready[0]
-            a = self.pending.pop(ref)
-            try:
-                receipt_bytes, _node, wall_s = ray.get(ref)
-            except Exception as exc:  # the task raised, or its node died
-                self._failed(a, exc)
-                continue
-            receipt = Entry.from_bytes(receipt_bytes)
-            if receipt.signer != self.by_name[a.provider].did:
-                raise ExecutionError(f"receipt for {a.unit}/{a.attempt} is not signed by "
-                                     f"{a.provider}")
-            self.append([receipt])
-            a.status, a.outputs, a.wall_s = "done", tuple(receipt.body["outputs"]), wall_s
-            self.busy_since[a.provider] = time.perf_counter()
-        self._resolve()
+            # take everything that is ready by now: one ledger batch for all of it
+            ready, _ = ray.wait(list(self.pending), num_returns=len(self.pending), timeout=0)
+            receipts, arrived = [], []
+            for ref in ready:
+                a = self.pending.pop(ref)
+                try:
+                    receipt_bytes, _node, wall_s = ray.get(ref)
+                except Exception as exc:  # the task raised, or its node died
+                    self._failed(a, exc)
+                    continue
+                receipt = Entry.from_bytes(receipt_bytes)
+                if receipt.signer != self.by_name[a.provider].did:
+                    raise ExecutionError(f"receipt for {a.unit}/{a.attempt} is not signed by "
+                                         f"{a.provider}")
+                receipts.append(receipt)
+                arrived.append((a, receipt, wall_s))
+            if receipts:
+                self.append(receipts)
+            for a, receipt, wall_s in arrived:
+                a.status, a.outputs, a.wall_s = "done", tuple(receipt.body["outputs"]), wall_s
+                self.busy_since[a.provider] = time.perf_counter()
 
     def _check_nodes(self) -> None:
 
@@ -285,8 +298,13 @@ class _Run:
 
         self.dead.add(name)
         self.report.lost_providers.append(name)
-        self.report.wasted_s += time.perf_counter() - self.busy_since.get(name,
-                                                                          time.perf_counter())
+        # Work lost: the attempt the provider was running when it went (queued ones
+        # had not started). It began when its previous attempt finished, and ran at
+        # most a unit's usual time; the rest of the gap is detection delay, not work.
+        began = self.busy_since.get(name, time.perf_counter())
+        done = [a.wall_s for a in self.attempts.values() if a.status == "done"]
+        usual = statistics.median(done) if done else time.perf_counter() - began
+        self.report.wasted_s += min(time.perf_counter() - began, usual)
         lost = [first] if first else []
         for ref, a in list(self.pending.items()):
             if a.provider == name:
@@ -343,31 +361,12 @@ class _Run:
             if not more:
                 return
             self._launch(more)
-            self.run_pending()
+            self._collect()
 
     def _has_other_good(self, unit: int, exclude: Attempt) -> bool:
         return any(a is not exclude and a.status == "done" and a.verdict != "bad"
                    and a.provider not in self.report.caught
                    for (u, _), a in self.attempts.items() if u == unit)
-
-    def run_pending(self) -> None:
-        """Wait for launched attempts without re-entering verification (``run`` does that)."""
-        import ray
-
-        while self.pending:
-            ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=5.0)
-            if not ready:
-                self._check_nodes()
-                continue
-            a = self.pending.pop(ready[0])
-            try:
-                receipt_bytes, _node, wall_s = ray.get(ready[0])
-            except Exception as exc:
-                self._failed(a, exc)
-                continue
-            receipt = Entry.from_bytes(receipt_bytes)
-            self.append([receipt])
-            a.status, a.outputs, a.wall_s = "done", tuple(receipt.body["outputs"]), wall_s
 
     # ----------------------------------------------------------- settlement
 

@@ -13,6 +13,7 @@ broken). Verification never looks at it; it has to catch the lie on its own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from plexnet.compute.errors import ExecutionError
 from plexnet.compute.job import JobSpec
 from plexnet.compute.profile import ProviderProfile
 from plexnet.compute.task import registered
+from plexnet.core.identity import Identity
+from plexnet.core.keystore import Keystore
 
 __all__ = ["Faults", "RunResult", "attempt_error", "run_job", "submit_attempt"]
 
@@ -52,6 +55,22 @@ class RunResult:
     wall_s: float
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_identity(keystore_root: str, name: str, mtime_ns: int) -> Identity:
+    del mtime_ns  # part of the key: a replaced key file is read again
+    return Keystore(Path(keystore_root)).load(name)
+
+
+def _provider_identity(keystore_root: str, name: str) -> Identity:
+    """The provider's key, read once per worker process (parsing PEM costs ~1 ms)."""
+    path = Path(keystore_root) / f"{name}.pem"
+    try:
+        mtime = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        mtime = 0  # let Keystore.load raise its clear error
+    return _cached_identity(keystore_root, name, mtime)
+
+
 def _execute(job_json: str, module: str | None, unit: int, attempt: int, blob_root: str,
              keystore_root: str, provider_key: str, provider: str,
              fake: bool) -> tuple[bytes, str, float]:
@@ -62,7 +81,6 @@ def _execute(job_json: str, module: str | None, unit: int, attempt: int, blob_ro
 
     from plexnet.compute.task import TaskContext, load_task
     from plexnet.core.blobstore import LocalBlobStore
-    from plexnet.core.keystore import Keystore
     from plexnet.ledger import Entry
     from plexnet.ledger.kinds.jobs import JobReceipt
 
@@ -82,7 +100,7 @@ def _execute(job_json: str, module: str | None, unit: int, attempt: int, blob_ro
                 raise ExecutionError(f"task {job.task} reported output {cid} it did not store")
         outputs, metrics = result.outputs, dict(result.metrics)
     wall_s = time.perf_counter() - started
-    identity = Keystore(Path(keystore_root)).load(provider_key)
+    identity = _provider_identity(keystore_root, provider_key)
     metrics.update(outputs=outputs, wall_s=round(wall_s, 4))
     receipt = Entry.create(identity, JobReceipt(job_id=job.job_id, unit=unit, attempt=attempt,
                                                 inputs=list(job.inputs),
