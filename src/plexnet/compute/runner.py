@@ -108,6 +108,14 @@ def _execute(job_json: str, module: str | None, unit: int, attempt: int, blob_ro
     return receipt.to_bytes(), ray.get_runtime_context().get_node_id(), wall_s
 
 
+@functools.cache
+def _remote_execute() -> Any:
+    """``_execute`` as a Ray remote function, made once: Ray exports it once per process."""
+    import ray
+
+    return ray.remote(_execute)
+
+
 def submit_attempt(job: JobSpec, provider: ProviderProfile, unit: int, attempt: int, *,
                    blob_root: Path, keystore_root: Path, provider_key: str,
                    faults: Faults | None = None) -> Any:
@@ -115,9 +123,7 @@ def submit_attempt(job: JobSpec, provider: ProviderProfile, unit: int, attempt: 
 
     ``ray.get`` on the reference yields ``(receipt bytes, node id, wall seconds)``.
     """
-    import ray
-
-    remote = ray.remote(_execute).options(
+    remote = _remote_execute().options(
         resources={provider.resource: 0.01}, num_cpus=1, max_retries=0,
         name=f"{job.task}:{job.job_id}/{unit}/{attempt}",
     )
