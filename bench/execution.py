@@ -165,7 +165,8 @@ def churn(root: Path, runs: int, n: int, units: int) -> dict[str, object]:
             world = World(root / f"churn-{run}", profiles)
             names = {p.did: p.name for p in world.participants}
 
-            def pull_plug(world: World = world, cluster: LocalCluster = cluster) -> None:
+            def pull_plug(world: World = world, cluster: LocalCluster = cluster,
+                          names: dict[str, str] = names) -> None:
                 # kill whichever provider delivers first: it is the one holding work
                 while True:
                     done = [r for r in world.ledger.rows("attempts") if r["status"] == "done"]
