@@ -24,6 +24,7 @@ from plexnet.cli import (
     network_commands,
 )
 from plexnet.cli.output import err
+from plexnet.cli.simulate_command import simulate
 from plexnet.cli.workspace import Workspace
 
 __all__ = ["app", "run"]
@@ -43,6 +44,7 @@ app.add_typer(ledger_commands.app, name="ledger")
 app.add_typer(network_commands.network_app, name="network")
 app.add_typer(network_commands.provider_app, name="provider")
 app.add_typer(job_commands.app, name="job")
+app.command("simulate")(simulate)
 
 
 @app.callback()

@@ -16,6 +16,12 @@ Modules:
     node (node.py)           — Ray node processes: the network head, a node per provider
     runner (runner.py)       — submit_attempt(), run_job(): one attempt on a provider; Faults
     controller (controller.py) — run_parallel_job(): place, replicate, run, re-run, verify, settle
+    workload (workload.py)   — Inventory, Arrivals: OpenB nodes/pods, Philly runtimes, synthetic
+    scenario (scenario.py)   — Market, SimulationConfig: the simulator's assumptions, as parameters
+    simulator (simulator.py) — simulate(): discrete-event market driving place() and verification
+    simulation_report (simulation_report.py) — Report, Comparison, SweepPoint: JSON-ready results
+    comparison (comparison.py) — compare(), replication_sweep(): decentralised vs centralised
+    simulation_plots (simulation_plots.py) — write_plots(): cost, queueing, fraud, utilisation
 """
 
 from plexnet.compute.errors import ComputeError, ExecutionError, PlacementError, UnknownTask
