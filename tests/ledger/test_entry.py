@@ -82,3 +82,12 @@ def test_every_spine_kind_is_registered():
         "credit.escrow", "credit.release", "credit.slash", "provider.register",
         "provider.leave", "job.submit", "job.place", "job.receipt", "job.settle", "job.fail",
         "data.contribute", "dataset.publish", "model.register"}
+
+
+def test_a_changed_copy_is_verified_afresh(entry):
+    entry.verify()
+    entry.to_bytes()
+    forged = entry.model_copy(update={"body": {**entry.body, "amount": 500}})
+    assert forged.to_bytes() != entry.to_bytes()
+    with pytest.raises(EntryRejected, match="forged"):
+        forged.verify()

@@ -47,6 +47,7 @@ from plexnet.ledger.kinds import jobs as jb
 __all__ = ["Attempt", "JobReport", "Participant", "run_parallel_job"]
 
 _MAX_ATTEMPTS_PER_UNIT = 8
+_COALESCE_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -248,8 +249,10 @@ class _Run:
             if not ready:
                 self._check_nodes()
                 continue
-            # take everything that is ready by now: one ledger batch for all of it
-            ready, _ = ray.wait(list(self.pending), num_returns=len(self.pending), timeout=0)
+            # gather what finishes within a few milliseconds into one ledger batch: a
+            # transaction per receipt would cost more than trivial units themselves
+            ready, _ = ray.wait(list(self.pending), num_returns=len(self.pending),
+                                timeout=_COALESCE_S)
             receipts, arrived = [], []
             for ref in ready:
                 a = self.pending.pop(ref)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Final, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
@@ -146,6 +147,10 @@ class Entry(BaseModel):
     # Canonical bytes of the entry without and with ``sig``, computed once.
     _unsigned_bytes: bytes | None = PrivateAttr(default=None)
     _bytes: bytes | None = PrivateAttr(default=None)
+    # The typed body once verify() has passed. The entry is immutable, so the
+    # verdict cannot go stale; a coordinator that checks a receipt before
+    # appending it does not pay for the signature twice.
+    _verified: Body | None = PrivateAttr(default=None)
 
     @classmethod
     def create(cls, identity: Identity, body: Body, *, time_ms: int | None = None,
@@ -190,6 +195,15 @@ class Entry(BaseModel):
         except ValidationError as exc:
             raise EntryRejected(f"malformed entry: {_first_error(exc)}") from None
         return entry
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Entry:
+        """A copy; the byte and verification caches do not survive a change of fields."""
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            copy.__pydantic_private__ = {"_unsigned_bytes": None, "_bytes": None,
+                                         "_verified": None}
+        return copy
 
     def unsigned(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"sig"})
@@ -236,6 +250,11 @@ class Entry(BaseModel):
         Raises:
             EntryRejected: naming what is wrong.
         """
+        cache = self.__pydantic_private__
+        assert cache is not None
+        known: Body | None = cache["_verified"]
+        if known is not None:
+            return known
         body = self.typed_body()
         try:
             verify_signed_bytes(self.signer, ENTRY_DOMAIN, self.unsigned_bytes(), self.sig)
@@ -243,6 +262,7 @@ class Entry(BaseModel):
             raise EntryRejected(f"forged or corrupted {self.kind} entry: {exc}") from None
         except CoreError as exc:
             raise EntryRejected(f"bad signer on {self.kind} entry: {exc}") from None
+        cache["_verified"] = body
         return body
 
 
