@@ -84,3 +84,5 @@ def test_bad_job_specs_are_one_line_errors(network, tmp_path):
     spec.write_text(json.dumps(JOB))
     assert "no provider" in fails(plexnet(home, "job", "quote", str(spec)))
     assert "no job" in fails(plexnet(home, "job", "status", "nope"))
+    spec.write_text(json.dumps({**JOB, "task": "mine.bitcoin"}))
+    assert "unknown task kind 'mine.bitcoin'" in fails(plexnet(home, "job", "quote", str(spec)))

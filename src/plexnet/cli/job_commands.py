@@ -61,9 +61,12 @@ def participants(ws: Workspace) -> list[Participant]:
 def quote_(ctx: typer.Context, spec: SpecFile, json_out: JsonFlag = False) -> None:
     """Show the placement options for a job before anything is committed."""
     from plexnet.compute.placement import quote
+    from plexnet.compute.task import load_task
 
     ws: Workspace = ctx.obj
     job = _spec(spec)
+    _load_task_kinds()
+    load_task(job.task)  # an unknown task kind is refused before any quote
     options = quote(job, [p.state for p in participants(ws)])
     rows = [{"providers": {a.provider: a.units for a in d.assignments}, "time_s": d.time_s,
              "solver": d.solver, "compute_micro": d.cost.compute_micro,

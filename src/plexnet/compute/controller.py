@@ -38,6 +38,7 @@ from plexnet.compute.errors import ExecutionError, PlacementError
 from plexnet.compute.job import JobSpec
 from plexnet.compute.placement import ProviderState, place
 from plexnet.compute.runner import Faults, attempt_error, submit_attempt
+from plexnet.compute.task import load_task
 from plexnet.compute.verification import choose_replicas, replication_rate
 from plexnet.core.identity import Identity
 from plexnet.ledger import Entry, Ledger
@@ -509,6 +510,7 @@ def run_parallel_job(job: JobSpec, participants: Sequence[Participant], *, opera
     """
     if job.workload.kind != "parallel":
         raise PlacementError(f"run_parallel_job runs parallel jobs, not {job.workload.kind}")
+    load_task(job.task)  # UnknownTask now, not on every provider later
     run = _Run(job, participants, operator, ledger, blob_root, keystore_root, faults,
                np.random.default_rng(seed), on_event)
     run.place()
