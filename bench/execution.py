@@ -29,10 +29,11 @@ from pathlib import Path
 
 from plexnet.compute import JobSpec, ProviderProfile
 from plexnet.compute.cluster import LocalCluster
-from plexnet.compute.controller import Participant, run_parallel_job
+from plexnet.compute.controller import run_parallel_job
 from plexnet.compute.job import VerificationPolicy, Workload
 from plexnet.compute.matmul import matmul_work
 from plexnet.compute.placement import ProviderState
+from plexnet.compute.settlement import Participant
 from plexnet.core.database import connect
 from plexnet.core.keystore import Keystore
 from plexnet.ledger import Entry, Ledger

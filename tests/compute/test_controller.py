@@ -16,11 +16,12 @@ import pytest
 
 from plexnet.compute import JobSpec, ProviderProfile
 from plexnet.compute.cluster import LocalCluster
-from plexnet.compute.controller import Participant, run_parallel_job
+from plexnet.compute.controller import run_parallel_job
 from plexnet.compute.job import VerificationPolicy, Workload
 from plexnet.compute.matmul import matmul_work
 from plexnet.compute.placement import ProviderState
 from plexnet.compute.runner import Faults
+from plexnet.compute.settlement import Participant
 from plexnet.core.blobstore import LocalBlobStore
 from plexnet.core.database import connect
 from plexnet.core.keystore import Keystore

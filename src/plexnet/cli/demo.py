@@ -126,10 +126,11 @@ def _run(story: _Story) -> None:
     from sklearn.model_selection import train_test_split
 
     from plexnet.compute.cluster import LocalCluster
-    from plexnet.compute.controller import JobReport, Participant, run_parallel_job
+    from plexnet.compute.controller import JobReport, run_parallel_job
     from plexnet.compute.job import JobSpec, Requirements, VerificationPolicy, Workload
     from plexnet.compute.placement import ProviderState, place, quote
     from plexnet.compute.runner import Faults
+    from plexnet.compute.settlement import Participant
     from plexnet.data.dataset import Schema, contribute, publish, record_proof
     from plexnet.ledger import Entry, Ledger, merkle, verify_ledger
     from plexnet.ledger.kinds import credits as cr

@@ -19,8 +19,8 @@ from plexnet.cli.output import JsonFlag, err, out, print_json, print_table, shor
 from plexnet.cli.workspace import Workspace
 
 if TYPE_CHECKING:
-    from plexnet.compute.controller import Participant
     from plexnet.compute.job import JobSpec
+    from plexnet.compute.settlement import Participant
 
 __all__ = ["app"]
 
@@ -37,10 +37,10 @@ def _spec(path: Path) -> JobSpec:
 
 def participants(ws: Workspace) -> list[Participant]:
     """Active providers on the ledger, with reputations, whose keys this home holds."""
-    from plexnet.compute.controller import Participant
     from plexnet.compute.placement import ProviderState
     from plexnet.compute.profile import ProviderProfile
     from plexnet.compute.reputation import Reputation
+    from plexnet.compute.settlement import Participant
     from plexnet.core import canonical
 
     found = []

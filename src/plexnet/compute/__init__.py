@@ -16,6 +16,9 @@ Modules:
     node (node.py)           — Ray node processes: the network head, a node per provider
     runner (runner.py)       — submit_attempt(), run_job(): one attempt on a provider; Faults
     controller (controller.py) — run_parallel_job(): place, replicate, run, re-run, verify, settle
+    settlement (settlement.py) — Participant, Attempt; settle(), abort(): pay, slash, refund
+    gang (gang.py)           — GangTask plug-ins, segments, the Ray Train worker, replays (audits)
+    coupled (coupled.py)     — run_coupled_job(): gangs checkpointed, resumed, audited, settled
     workload (workload.py)   — Inventory, Arrivals: OpenB nodes/pods, Philly runtimes, synthetic
     scenario (scenario.py)   — Market, SimulationConfig: the simulator's assumptions, as parameters
     simulator (simulator.py) — simulate(): discrete-event market driving place() and verification

@@ -23,7 +23,6 @@ kinds plexnet ships: honest replicas of a unit produce identical output CIDs.
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import time
 from collections import defaultdict
@@ -36,48 +35,19 @@ import numpy as np
 
 from plexnet.compute.errors import ExecutionError, PlacementError
 from plexnet.compute.job import JobSpec
-from plexnet.compute.placement import ProviderState, place
+from plexnet.compute.placement import place
 from plexnet.compute.runner import Faults, attempt_error, submit_attempt
+from plexnet.compute.settlement import Attempt, Participant, abort, settle
 from plexnet.compute.task import load_task
 from plexnet.compute.verification import choose_replicas, replication_rate
 from plexnet.core.identity import Identity
 from plexnet.ledger import Entry, Ledger
-from plexnet.ledger.kinds import credits as cr
 from plexnet.ledger.kinds import jobs as jb
 
-__all__ = ["Attempt", "JobReport", "Participant", "run_parallel_job"]
+__all__ = ["JobReport", "run_parallel_job"]
 
 _MAX_ATTEMPTS_PER_UNIT = 8
 _COALESCE_S = 0.02
-
-
-@dataclass(frozen=True)
-class Participant:
-    """A provider as the controller needs it: its state, DID, key name and stake escrow."""
-
-    state: ProviderState
-    did: str
-    key_name: str
-    stake_escrow: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.state.profile.name
-
-
-@dataclass
-class Attempt:
-    """One try at one unit, as the controller tracks it."""
-
-    unit: int
-    attempt: int
-    provider: str
-    purpose: str
-    price_micro: int
-    status: str = "assigned"          # assigned | done | lost
-    outputs: tuple[str, ...] = ()
-    wall_s: float = 0.0
-    verdict: str | None = None        # ok | accepted | bad | rejected
 
 
 @dataclass
@@ -134,9 +104,7 @@ class _Run:
     # ------------------------------------------------------------ helpers
 
     def _spec(self, a: Attempt) -> jb.AttemptSpec:
-        return jb.AttemptSpec(unit=a.unit, attempt=a.attempt,
-                              provider=self.by_name[a.provider].did, purpose=a.purpose,
-                              price_micro=a.price_micro)
+        return a.spec(self.by_name[a.provider].did)
 
     def _entry(self, body: Any) -> Entry:
         return Entry.create(self.operator, body)
@@ -375,34 +343,15 @@ class _Run:
     # ----------------------------------------------------------- settlement
 
     def abort(self, reason: str, escrow_id: str, requester: str) -> None:
-        """The job cannot finish: stop its attempts, fail it, refund the requester.
-
-        Nothing unverified is paid, so the providers' work so far goes unpaid; the
-        refund is whatever the escrow still holds.
-        """
+        """The job cannot finish: stop its attempts, fail it, refund the requester."""
         import ray
 
-        from plexnet.ledger.errors import EntryRejected
-
-        stopped = []
-        for ref, a in list(self.pending.items()):
+        for ref in self.pending:
             ray.cancel(ref, force=True)
-            a.status = "lost"
-            stopped.append(a)
+        stopped = list(self.pending.values())
         self.pending.clear()
-        entries = []
-        if stopped:
-            entries.append(self._entry(jb.JobLost(
-                job_id=self.job.job_id, reason=f"job aborted: {reason}"[:500],
-                attempts=[jb.UnitResult(unit=a.unit, attempt=a.attempt) for a in stopped])))
-        entries.append(self._entry(jb.JobFail(job_id=self.job.job_id, reason=reason[:500])))
-        with contextlib.suppress(EntryRejected):  # already verified: too late to fail
-            self.append(entries)
-        escrow = self.ledger.row("escrows", escrow_id)
-        remaining = int(escrow["remaining"]) if escrow else 0
-        refund = [self._entry(cr.Release(escrow_id=escrow_id, to=requester, amount=remaining,
-                                         memo="refund: job aborted"))] if remaining else []
-        self.append([*refund, self._entry(jb.JobSettle(job_id=self.job.job_id))])
+        abort(self.ledger, self.job, self.operator, stopped, reason, escrow_id=escrow_id,
+              requester=requester)
 
     def finish(self, escrow_id: str, requester: str) -> JobReport:
         report = self.report
@@ -422,50 +371,12 @@ class _Run:
         for a in self.attempts.values():
             if a.status == "done" and a.verdict is None:
                 a.verdict = "rejected"
-        self.append([
-            self._entry(jb.JobComplete(job_id=self.job.job_id, results=[
-                jb.UnitResult(unit=u, attempt=a.attempt) for u, a in sorted(results.items())])),
-            self._entry(jb.JobVerify(job_id=self.job.job_id, verdicts=[
-                jb.Verdict(unit=a.unit, attempt=a.attempt, verdict=a.verdict)
-                for a in self.attempts.values() if a.status == "done"])),
-        ])
-        money: list[Entry] = []
-        by_provider: dict[str, list[Attempt]] = defaultdict(list)
-        for a in self.attempts.values():
-            if a.verdict in ("ok", "accepted"):
-                by_provider[a.provider].append(a)
-        budget = self.job.budget_micro
-        for name, paid in sorted(by_provider.items()):
-            amount = sum(a.price_micro for a in paid)
-            if amount == 0:
-                continue
-            if amount > budget:
-                raise ExecutionError(f"job {self.job.job_id}: verified work costs more than "
-                                     "the escrowed budget")
-            budget -= amount
-            report.paid_micro[name] = amount
-            money.append(self._entry(cr.Release(
-                escrow_id=escrow_id, to=self.by_name[name].did, amount=amount,
-                memo=f"{len(paid)} verified attempts",
-                attempts=[jb.attempt_key(self.job.job_id, a.unit, a.attempt) for a in paid])))
-        for name in report.caught:
-            p = self.by_name[name]
-            evidence = next(a for a in self.attempts.values()
-                            if a.provider == name and a.verdict == "bad")
-            stake = p.state.profile.stake_micro
-            if p.stake_escrow and stake:
-                penalty = max(1, stake // 2)
-                report.slashed_micro[name] = penalty
-                money.append(self._entry(cr.Slash(
-                    escrow_id=p.stake_escrow, to=requester, amount=penalty,
-                    reason=f"wrong results in job {self.job.job_id}",
-                    attempt=jb.attempt_key(self.job.job_id, evidence.unit, evidence.attempt))))
-        if budget:
-            report.refund_micro = budget
-            money.append(self._entry(cr.Release(escrow_id=escrow_id, to=requester,
-                                                amount=budget, memo="refund")))
-        money.append(self._entry(jb.JobSettle(job_id=self.job.job_id)))
-        self.append(money)
+        payout = settle(self.ledger, self.job, self.operator, self.by_name,
+                        self.attempts.values(), [a for _, a in sorted(results.items())],
+                        report.caught, escrow_id=escrow_id, requester=requester,
+                        slash_reason=f"wrong results in job {self.job.job_id}")
+        report.paid_micro, report.slashed_micro = payout.paid_micro, payout.slashed_micro
+        report.refund_micro = payout.refund_micro
         for a in self.attempts.values():
             if a.status != "done":
                 continue

@@ -5,6 +5,7 @@ Modules:
     mlp (mlp.py)               — MLP classifier; safetensors artifacts with the architecture inside
     supervised (supervised.py) — the train.supervised task kind, train_mlp()
     batch (batch.py)           — the infer.batch task kind: predictions for one shard
+    distributed (distributed.py) — train.supervised as a gang task: data-parallel MLP, checkpoints
     registry (registry.py)     — register_model(): model.register entries with lineage
 """
 

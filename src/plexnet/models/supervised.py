@@ -27,34 +27,64 @@ from plexnet.data.dataset import load_arrays
 from plexnet.models.errors import ModelError
 from plexnet.models.mlp import MLP, predict, save_mlp
 
-__all__ = ["SupervisedTraining", "train_mlp"]
+__all__ = [
+    "DEFAULTS",
+    "SupervisedTraining",
+    "new_model",
+    "new_optimizer",
+    "split_indices",
+    "train_mlp",
+    "training_params",
+]
 
-_DEFAULTS: dict[str, Any] = {"hidden": [128], "epochs": 30, "batch_size": 64, "lr": 1e-3,
+DEFAULTS: dict[str, Any] = {"hidden": [128], "epochs": 30, "batch_size": 64, "lr": 1e-3,
                              "weight_decay": 1e-4, "val_fraction": 0.15, "seed": 0}
+
+
+def training_params(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` over the defaults; unknown names are refused."""
+    unknown = set(params) - set(DEFAULTS)
+    if unknown:
+        raise ModelError(f"unknown training parameters: {sorted(unknown)}")
+    return {**DEFAULTS, **params}
+
+
+def split_indices(rng: np.random.Generator, n: int,
+                  p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(validation, training) record indices: the first draw from the recipe's seeded rng."""
+    order = rng.permutation(n)
+    n_val = round(n * float(p["val_fraction"]))
+    val, train = order[:n_val], order[n_val:]
+    if len(train) == 0:
+        raise ModelError("no training records left after the validation split")
+    return val, train
+
+
+def new_model(x_train: np.ndarray, n_classes: int, p: dict[str, Any]) -> MLP:
+    """A fresh MLP (seeded by the caller) that standardises with ``x_train``'s statistics."""
+    model = MLP(x_train.shape[1], [int(h) for h in p["hidden"]], n_classes)
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    model.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+    model.scale.copy_(torch.as_tensor(np.where(std > 1e-6, std, 1.0), dtype=torch.float32))
+    return model
+
+
+def new_optimizer(model: MLP, p: dict[str, Any]) -> torch.optim.Adam:
+    return torch.optim.Adam(model.parameters(), lr=float(p["lr"]),
+                            weight_decay=float(p["weight_decay"]))
 
 
 def train_mlp(x: np.ndarray, y: np.ndarray, n_classes: int,
               params: dict[str, Any]) -> tuple[MLP, dict[str, Any]]:
     """Train an MLP on (x, y); return it and its metrics. Pure apart from CPU time."""
-    unknown = set(params) - set(_DEFAULTS)
-    if unknown:
-        raise ModelError(f"unknown training parameters: {sorted(unknown)}")
-    p = {**_DEFAULTS, **params}
+    p = training_params(params)
     torch.manual_seed(int(p["seed"]))
     torch.set_num_threads(1)  # determinism: one reduction order
     rng = np.random.default_rng(int(p["seed"]))
-    order = rng.permutation(len(y))
-    n_val = round(len(y) * float(p["val_fraction"]))
-    val, train = order[:n_val], order[n_val:]
-    if len(train) == 0:
-        raise ModelError("no training records left after the validation split")
-
-    model = MLP(x.shape[1], [int(h) for h in p["hidden"]], n_classes)
-    mean, std = x[train].mean(axis=0), x[train].std(axis=0)
-    model.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-    model.scale.copy_(torch.as_tensor(np.where(std > 1e-6, std, 1.0), dtype=torch.float32))
-    opt = torch.optim.Adam(model.parameters(), lr=float(p["lr"]),
-                           weight_decay=float(p["weight_decay"]))
+    val, train = split_indices(rng, len(y), p)
+    n_val = len(val)
+    model = new_model(x[train], n_classes, p)
+    opt = new_optimizer(model, p)
     loss_fn = nn.CrossEntropyLoss()
     xt = torch.as_tensor(x[train], dtype=torch.float32)
     yt = torch.as_tensor(y[train], dtype=torch.long)
