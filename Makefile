@@ -29,6 +29,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/ledger.py
+	$(PY) bench/placement.py
+	$(PY) bench/verification.py
+	$(PY) bench/execution.py
+	$(PY) bench/training.py
+	$(PY) bench/simulate.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,9 @@ printing each step as it happens.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -95,9 +98,14 @@ def submit(
     seed: Annotated[int, typer.Option(help="seeds which units are replicated")] = 0,
     json_out: JsonFlag = False,
 ) -> None:
-    """Escrow the budget, submit the job, and coordinate it to settlement."""
+    """Escrow the budget, submit the job, and coordinate it to settlement.
+
+    Parallel jobs run as independent attempts; coupled jobs as a gang on Ray Train,
+    checkpointed and audited. A progress bar follows the attempts on the ledger.
+    """
     from plexnet.cli.network_commands import _head_address
-    from plexnet.compute.controller import run_parallel_job
+    from plexnet.compute.controller import JobReport, run_parallel_job
+    from plexnet.compute.coupled import run_coupled_job
     from plexnet.compute.node import connect_ray
     from plexnet.core.errors import ConfigError
     from plexnet.ledger import Entry
@@ -106,8 +114,6 @@ def submit(
 
     ws: Workspace = ctx.obj
     job = _spec(spec)
-    if job.workload.kind != "parallel":
-        raise ConfigError("the CLI runs parallel jobs; coupled jobs run from the Python API")
     me = ws.keystore.load(requester)
     operator = ws.operator()
     if operator is None:
@@ -121,11 +127,14 @@ def submit(
                                    spec=job.model_dump(mode="json"), escrow_id=job.job_id,
                                    units=job.workload.units)),
     ])
-    report = run_parallel_job(
-        job, participants(ws), operator=operator, requester_did=me.did, escrow_id=job.job_id,
-        ledger=ws.ledger, blob_root=ws.settings.blob_root, keystore_root=ws.settings.keystore,
-        seed=seed, on_event=None if json_out else lambda t: err.print(f"  {escape(t)}"))
-    result = {"job_id": job.job_id, "results": {u: list(o) for u, o in report.results.items()},
+    run = run_parallel_job if job.workload.kind == "parallel" else run_coupled_job
+    with _attempts_progress(ws, job.job_id, disable=json_out):
+        report = run(job, participants(ws), operator=operator, requester_did=me.did,
+                     escrow_id=job.job_id, ledger=ws.ledger, blob_root=ws.settings.blob_root,
+                     keystore_root=ws.settings.keystore, seed=seed,
+                     on_event=None if json_out else lambda t: err.print(f"  {escape(t)}"))
+    results = (report.results if isinstance(report, JobReport) else {0: report.result})
+    result = {"job_id": job.job_id, "results": {u: list(o) for u, o in results.items()},
               "paid_micro": report.paid_micro, "slashed_micro": report.slashed_micro,
               "refund_micro": report.refund_micro, "caught": report.caught,
               "lost_providers": report.lost_providers,
@@ -141,7 +150,33 @@ def _load_task_kinds() -> None:
     """Register plexnet's own task kinds (the CLI is the one layer that may know them all)."""
     import plexnet.compute.matmul
     import plexnet.models.batch
+    import plexnet.models.distributed
     import plexnet.models.supervised  # noqa: F401
+
+
+@contextlib.contextmanager
+def _attempts_progress(ws: Workspace, job_id: str, *, disable: bool) -> Iterator[None]:
+    """A progress bar of the job's attempts done, read from the ledger while the job runs."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    stop = threading.Event()
+    with Progress(f"{job_id}", BarColumn(), MofNCompleteColumn(), "attempts",
+                  TimeElapsedColumn(), console=err, transient=True, disable=disable) as bar:
+        task = bar.add_task("attempts", total=None)
+
+        def follow() -> None:
+            while not stop.wait(0.5):
+                rows = [r for r in ws.ledger.rows("attempts") if r["job_id"] == job_id]
+                bar.update(task, total=len(rows) or None,
+                           completed=sum(r["status"] != "assigned" for r in rows))
+
+        watcher = threading.Thread(target=follow, daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join(timeout=2)
 
 
 @app.command("status")
