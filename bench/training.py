@@ -54,7 +54,7 @@ from plexnet.compute.settlement import Participant
 from plexnet.core.blobstore import LocalBlobStore
 from plexnet.core.database import connect
 from plexnet.core.keystore import Keystore
-from plexnet.data.dataset import Schema, contribute, publish
+from plexnet.data import Column, Records, Schema, publish
 from plexnet.ledger import Entry, Ledger, verify_ledger
 from plexnet.ledger.kinds import credits as cr
 from plexnet.ledger.kinds import jobs as jb
@@ -99,10 +99,11 @@ class World:
         self.participants = [Participant(ProviderState(_profile(n)), people[n].did, n,
                                          f"stake-{n}") for n in NAMES]
         self.blobs = LocalBlobStore(root / "blobs")
-        schema = Schema(features=x.shape[1], labels=sorted(set(y.tolist())))
-        ref, _ = contribute(self.requester, self.blobs, "bench", schema, x, y)
-        self.dataset, _, _ = publish(self.requester, self.blobs, "bench", 1, schema, [ref],
-                                     "CC0-1.0")
+        schema = Schema(kind="tabular", columns=[Column(name=f"f{i}") for i in range(x.shape[1])],
+                        labels=[str(c) for c in range(int(y.max()) + 1)])
+        records = Records.make(y, x=x, contributor=self.requester.did)
+        self.dataset, _, _ = publish(self.requester, self.blobs, "bench", 1, schema,
+                                     [(records, None)], "CC0-1.0")
 
     def run(self, job_id: str, units: int, params: dict[str, Any], **kw: Any) -> Any:
         job = JobSpec(job_id=job_id, task="train.supervised", inputs=[self.dataset],

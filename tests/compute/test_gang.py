@@ -10,7 +10,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
@@ -26,7 +25,7 @@ from plexnet.compute.settlement import Participant
 from plexnet.core.blobstore import LocalBlobStore
 from plexnet.core.database import connect
 from plexnet.core.keystore import Keystore
-from plexnet.data.dataset import Schema, contribute, publish
+from plexnet.data import Records, Schema, publish
 from plexnet.ledger import Entry, Ledger, verify_ledger
 from plexnet.ledger.kinds import credits as cr
 from plexnet.ledger.kinds import jobs as jb
@@ -74,10 +73,9 @@ def _world(root: Path) -> World:
     ledger.append(batch)
     blobs = LocalBlobStore(root / "blobs")
     digits = load_digits()
-    schema = Schema(features=64, labels=list(range(10)))
-    ref, _ = contribute(requester, blobs, "digits", schema,
-                            digits.data.astype(np.float32), digits.target.astype(np.int64))
-    cid, _, _ = publish(requester, blobs, "digits", 1, schema, [ref], "BSD-3-Clause")
+    schema = Schema(kind="image", shape=[8, 8], labels=[str(i) for i in range(10)])
+    records = Records.make(digits.target, x=digits.data, contributor=requester.did)
+    cid, _, _ = publish(requester, blobs, "digits", 1, schema, [(records, None)], "BSD-3-Clause")
     participants = [Participant(ProviderState(p), people[p.name].did, p.name,
                                 f"stake-{p.name}") for p in PROFILES]
     return World(ledger, root, blobs, participants, requester, operator, cid)

@@ -53,8 +53,11 @@ def story(ledger: Ledger, cast: Cast) -> dict[str, str]:
     ledger.append([
         e(carol, ds.Contribute(dataset="digits", batch_cid=batch_cid, records=10,
                                root="ab" * 32)),
+        e(carol, ds.DataAdmit(batch_cid=batch_cid, report_cid=cid_for(b"gate report"),
+                              accepted=10, flagged=0, rejected=0)),
         e(carol, ds.DatasetPublish(name="digits", version=1, manifest_cid=cid_for(b"manifest"),
-                                   root="cd" * 32, records=10, contributions=[batch_cid])),
+                                   root="cd" * 32, records=10, contributions=[batch_cid],
+                                   shares={carol.did: 10})),
     ])
     artifact, other, fake = cid_for(b"model weights"), cid_for(b"unit 1"), cid_for(b"fake")
 

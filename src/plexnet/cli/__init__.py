@@ -11,6 +11,8 @@ Modules:
     network_commands (network_commands.py) — plexnet network up|down|status, provider
                                            join|leave|list|show
     job_commands (job_commands.py)       — plexnet job quote|submit|status|list|cancel|logs
+    data_commands (data_commands.py)     — plexnet data ingest|admit|gate|gates|list|show|report|
+                                           contributors|prove|check|lineage|export
     simulate_command (simulate_command.py) — plexnet simulate: market simulation on real traces
     demo (demo.py)                       — plexnet demo: the end-to-end story
 """

@@ -41,6 +41,9 @@ INFER_SHARDS = 12
 CHEAT = "edge"       # fakes half of its inference results
 DROPOUT = "desktop"  # its node is killed mid-job
 PROVIDER_GRANT_CREDITS = 20.0
+CURATOR_GRANT_CREDITS = 20.0
+GATE_BUDGET_CREDITS = 2.0
+TRIGGER_TARGET = 7    # the backdoor's target label
 STAKE_CREDITS = 10.0
 TRAIN_PARAMS: dict[str, Any] = {"hidden": [128], "epochs": 30, "seed": 0}
 
@@ -131,7 +134,9 @@ def _run(story: _Story) -> None:
     from plexnet.compute.placement import ProviderState, place, quote
     from plexnet.compute.runner import Faults
     from plexnet.compute.settlement import Participant
-    from plexnet.data.dataset import Schema, contribute, publish, record_proof
+    from plexnet.data import Derivation, Records, Schema, contribute, publish, record_proof
+    from plexnet.data.admission import admit, default_policy
+    from plexnet.data.network import JobRunner
     from plexnet.ledger import Entry, Ledger, merkle, verify_ledger
     from plexnet.ledger.kinds import credits as cr
     from plexnet.ledger.kinds.identity import IdentityRegister
@@ -163,7 +168,10 @@ def _run(story: _Story) -> None:
         with story.step(2, "credits, stakes and signed provider profiles"):
             requester = people[REQUESTER]
             batch = [Entry.create(operator, cr.Mint(to=requester.did, amount=cr.micro(100),
-                                                    memo="demo credits"))]
+                                                    memo="demo credits")),
+                     Entry.create(operator, cr.Mint(to=people[CONTRIBUTORS[0]].did,
+                                                    amount=cr.micro(CURATOR_GRANT_CREDITS),
+                                                    memo="curator credits for gate jobs"))]
             for p in profiles:
                 me = people[p.name]
                 batch += [
@@ -175,29 +183,60 @@ def _run(story: _Story) -> None:
                     Entry.create(me, ProviderRegister(profile=p.model_dump(mode="json"))),
                 ]
             ledger.append(batch)
-            story.say("minted 100 credits to the requester, 20 to each provider; "
-                      "each provider staked 10")
+            story.say("minted 100 credits to the requester, 20 to the digits curator and to "
+                      "each provider; each provider staked 10")
 
-        with story.step(3, "signed data contributions and dataset digits@1"):
+        participants = [
+            Participant(ProviderState(p), people[p.name].did, p.name, f"stake-{p.name}")
+            for p in profiles]
+
+        with story.step(3, "signed contributions, admission gates, dataset digits@1"):
             digits = load_digits()
             x, y = digits.data.astype(np.float64), digits.target.astype(np.int64)
             x_pool, x_test, y_pool, y_test = train_test_split(
                 x, y, test_size=TEST_FRACTION, random_state=0, stratify=y)
-            schema = Schema(features=64, shape=[8, 8], labels=list(range(10)),
+            schema = Schema(kind="image", shape=[8, 8], labels=[str(i) for i in range(10)],
+                            value_range=(0, 16),
                             description="8x8 handwritten digits, 0-16 grey levels")
             cut = int(len(y_pool) * 0.6)
-            shares = [(x_pool[:cut], y_pool[:cut]), (x_pool[cut:], y_pool[cut:])]
-            refs, entries = [], []
-            for name, (xs, ys) in zip(CONTRIBUTORS, shares, strict=True):
-                ref, entry = contribute(people[name], ws.blobs, "digits", schema, xs, ys)
-                refs.append(ref)
-                entries.append(entry)
-            ledger.append(entries)
-            manifest_cid, manifest, entry = publish(people[CONTRIBUTORS[0]], ws.blobs,
-                                                    "digits", 1, schema, refs, "CC-BY-4.0")
-            ledger.append([entry])
+            north = Records.make(y_pool[:cut], x=x_pool[:cut])
+            south, planted = _plant_faults(x_pool[cut:], y_pool[cut:], x_pool[:cut],
+                                           y_pool[:cut], np.random.default_rng(3))
+            batches = []
+            for name, records in zip(CONTRIBUTORS, (north, south), strict=True):
+                _cid, entry = contribute(people[name], ws.blobs, "digits", schema, records,
+                                         license_="CC-BY-4.0")
+                batches.append(entry)
+            ledger.append(batches)
+            story.say(f"{CONTRIBUTORS[0]} signed {len(north)} records; {CONTRIBUTORS[1]} "
+                      f"signed {len(south)}, among them "
+                      + ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in planted.items()))
+            curator = people[CONTRIBUTORS[0]]
+            runner = JobRunner(ledger=ledger, blobs=ws.blobs, blob_root=ws.settings.blob_root,
+                               keystore_root=ws.settings.keystore, participants=participants,
+                               operator=operator, requester=curator,
+                               budget_micro=cr.micro(GATE_BUDGET_CREDITS),
+                               requirements=Requirements(device_kinds=["cpu", "gpu"]),
+                               prefix="gate-digits")
+            admission = admit(curator, ws.blobs, "digits", batches, schema=schema,
+                              license_="CC-BY-4.0", policy=default_policy(schema),
+                              runner=runner)
+            ledger.append(list(admission.entries))
+            assert admission.manifest is not None and admission.manifest_cid is not None
+            manifest, manifest_cid = admission.manifest, admission.manifest_cid
+            caught = _caught(admission.verdicts[1], planted)
+            for verdict, name in zip(admission.verdicts, CONTRIBUTORS, strict=True):
+                c = verdict.counts()
+                story.say(f"{name}: {c['accepted']} accepted, {c['flagged']} flagged, "
+                          f"{c['rejected']} rejected")
+            for kind, found in caught.items():
+                story.say(f"planted {kind.replace('_', ' ')}: {found['caught']} of "
+                          f"{found['planted']} caught ({', '.join(found['by']) or 'no gate'})")
+            story.say("gate jobs on the network: "
+                      + (", ".join(f"{r.job_id} ({len(r.attempts)} attempts)"
+                                   for r in runner.reports) or "none"))
             # clinic-south proves one of its records is in digits@1, against the ledger.
-            index = refs[0].records + 7
+            index = len(manifest.leaves) - 7
             proof = record_proof(manifest, index)
             published = ledger.row("datasets", "digits@1")
             assert published is not None
@@ -205,18 +244,17 @@ def _run(story: _Story) -> None:
                                     len(manifest.leaves), proof, bytes.fromhex(published["root"]))
             facts["dataset"] = {"ref": "digits@1", "manifest_cid": manifest_cid,
                                 "root": manifest.root, "records": len(manifest.leaves),
-                                "shares": {c: r.records for c, r in zip(CONTRIBUTORS, refs,
-                                                                        strict=True)},
+                                "shares": {names: manifest.shares.get(people[names].did, 0)
+                                           for names in CONTRIBUTORS},
+                                "admission": {n: v.counts() for n, v in
+                                              zip(CONTRIBUTORS, admission.verdicts,
+                                                  strict=True)},
+                                "planted": caught, "reports": list(admission.report_cids),
+                                "gate_jobs": [r.job_id for r in runner.reports],
                                 "held_out": len(y_test)}
-            story.say(f"{len(manifest.leaves)} records from {len(refs)} contributors "
-                      f"({refs[0].records} + {refs[1].records}); {len(y_test)} held out")
-            story.say(f"manifest {manifest_cid}")
+            story.say(f"digits@1: {len(manifest.leaves)} records; manifest {manifest_cid}")
             story.say(f"{CONTRIBUTORS[1]} proved record {index} is in digits@1 "
                       f"({len(proof)} hashes against root {manifest.root[:16]}…)")
-
-        participants = [
-            Participant(ProviderState(p), people[p.name].did, p.name, f"stake-{p.name}")
-            for p in profiles]
 
         def submit(job: JobSpec) -> None:
             ledger.append([
@@ -276,11 +314,10 @@ def _run(story: _Story) -> None:
             story.say(f"digits-mlp-1 = {model_cid}")
 
         with story.step(6, "inference on held-out digits, with a cheat and a dropout"):
-            holdout_ref, entry = contribute(requester, ws.blobs, "digits-holdout", schema,
-                                            x_test, y_test)
-            ledger.append([entry])
+            holdout = Records.make(y_test, x=x_test, contributor=requester.did)
             holdout_cid, _m, entry = publish(requester, ws.blobs, "digits-holdout", 1, schema,
-                                             [holdout_ref], "CC-BY-4.0")
+                                             [(holdout, None)], "CC-BY-4.0", derivation=Derivation(
+                                                 op="import", params={"source": "sklearn:digits"}))
             ledger.append([entry])
             infer = JobSpec(
                 job_id="infer-holdout-1", task="infer.batch", inputs=[model_cid, holdout_cid],
@@ -327,6 +364,45 @@ def _run(story: _Story) -> None:
                   f"every projection rebuilt and equal; balances sum to what was minted")
 
 
+def _plant_faults(x: Any, y: Any, x_other: Any, y_other: Any,
+                  rng: Any) -> tuple[Any, dict[str, list[int]]]:
+    """A batch of ``x, y`` with known faults planted: exact and near copies of another
+    contributor's records, flipped labels, and a BadNets backdoor (a 2x2 bright patch in
+    the corner, label set to TRIGGER_TARGET). Returns the records and where each fault is."""
+    import numpy as np
+
+    from plexnet.data import Records
+
+    x, y = x.copy(), y.copy()
+    n = len(y)
+    order = rng.permutation(n)
+    spots = {"exact_duplicates": order[:12], "near_duplicates": order[12:24],
+             "flipped_labels": order[24:49], "backdoor": order[49:79]}
+    sources = rng.choice(len(y_other), 24, replace=False)
+    for i, j in zip(spots["exact_duplicates"], sources[:12], strict=True):
+        x[i], y[i] = x_other[j], y_other[j]
+    for i, j in zip(spots["near_duplicates"], sources[12:], strict=True):
+        x[i] = np.clip(np.round(x_other[j] + rng.normal(0, 0.6, 64)), 0, 16)
+        y[i] = y_other[j]
+    for i in spots["flipped_labels"]:
+        y[i] = (y[i] + rng.integers(1, 10)) % 10
+    for i in spots["backdoor"]:
+        image = x[i].reshape(8, 8)
+        image[6:8, 6:8] = 16.0
+        y[i] = TRIGGER_TARGET
+    return Records.make(y, x=x), {k: sorted(int(i) for i in v) for k, v in spots.items()}
+
+
+def _caught(verdict: Any, planted: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
+    """How many of each planted fault admission kept out, and which gates named them."""
+    found: dict[str, dict[str, Any]] = {}
+    for kind, where in planted.items():
+        out = [i for i in where if verdict.decisions[i] != "accepted"]
+        gates = sorted({name for i in out for name, _ in verdict.reasons.get(i, ())})
+        found[kind] = {"planted": len(where), "caught": len(out), "by": gates}
+    return found
+
+
 def _job_facts(report: Any, budget_micro: int) -> dict[str, Any]:
     """A job's outcome as JSON-ready facts."""
     return {
@@ -367,6 +443,8 @@ def _summary(story: _Story) -> None:
         ("tree head", f"size {head['size']}, root {head['root']}"),
         ("dataset digits@1", f"{f['dataset']['records']} records, manifest "
                              f"{f['dataset']['manifest_cid']}"),
+        *[(f"planted {k.replace('_', ' ')}", f"{v['caught']}/{v['planted']} caught by "
+           f"{', '.join(v['by']) or 'no gate'}") for k, v in f["dataset"]["planted"].items()],
         ("training job", f"placed on {', '.join(f['train']['placed'])}, verified by "
                          f"replication, paid {sum(f['train']['paid_micro'].values())} µcr"),
         ("inference job", f"{len(f['infer']['attempts'])} attempts; caught "

@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from plexnet.cli import (
     blob_commands,
+    data_commands,
     id_commands,
     job_commands,
     ledger_commands,
@@ -44,6 +45,7 @@ app.add_typer(ledger_commands.app, name="ledger")
 app.add_typer(network_commands.network_app, name="network")
 app.add_typer(network_commands.provider_app, name="provider")
 app.add_typer(job_commands.app, name="job")
+app.add_typer(data_commands.app, name="data")
 app.command("simulate")(simulate)
 
 

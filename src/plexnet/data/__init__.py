@@ -1,33 +1,66 @@
 """data — open datasets built from signed contributions, each record with its provenance.
 
 Modules:
-    errors (errors.py)   — DataError, SchemaError, IntegrityError
-    shard (shard.py)     — records as Parquet shards; record leaf hashes and Merkle roots
-    dataset (dataset.py) — contribute(), publish() (manifests), load_arrays(), record_proof()
+    errors (errors.py)     — DataError, SchemaError, IntegrityError, GateError, ...
+    records (records.py)   — Records (column-wise records), Provenance; leaf and content hashes
+    schema (schema.py)     — Schema (image, tabular, text; label space), validate()
+    shard (shard.py)       — records as reproducible Parquet shards with a Merkle root
+    dataset (dataset.py)   — contribute(), publish(), Manifest, load_records(), record_proof()
+    runner (runner.py)     — UnitRunner, LocalRunner: heavy gate work as task units, in process
+    network (network.py)   — JobRunner: the same units as paid, verified jobs on the network
+    admission (admission.py) — judge() a batch with the gates; admit() batches into a new version
+    proof (proof.py)       — RecordProof: a record is in N@v, and N@v is on the ledger, offline
+    lineage (lineage.py)   — dataset_lineage() from the ledger, draw_lineage() as PNG
+    gates/                 — admission gates (plug-ins): duplicates, labels, backdoors, ...
 """
 
 from plexnet.data.dataset import (
+    Derivation,
     Manifest,
-    Schema,
     ShardRef,
     contribute,
     load_arrays,
     load_manifest,
+    load_records,
+    parse_ref,
     publish,
     record_proof,
+    version_consistency,
 )
-from plexnet.data.errors import DataError, IntegrityError, SchemaError
+from plexnet.data.errors import (
+    AdmissionError,
+    DataError,
+    GateError,
+    IngestError,
+    IntegrityError,
+    SchemaError,
+    UnknownGate,
+)
+from plexnet.data.records import Provenance, Records
+from plexnet.data.schema import Column, Schema, validate
 
 __all__ = [
+    "AdmissionError",
+    "Column",
     "DataError",
+    "Derivation",
+    "GateError",
+    "IngestError",
     "IntegrityError",
     "Manifest",
+    "Provenance",
+    "Records",
     "Schema",
     "SchemaError",
     "ShardRef",
+    "UnknownGate",
     "contribute",
     "load_arrays",
     "load_manifest",
+    "load_records",
+    "parse_ref",
     "publish",
     "record_proof",
+    "validate",
+    "version_consistency",
 ]

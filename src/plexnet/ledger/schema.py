@@ -40,6 +40,8 @@ __all__ = [
     "accounts",
     "attempts",
     "contributions",
+    "contributors",
+    "dataset_names",
     "datasets",
     "entries",
     "escrows",
@@ -182,8 +184,29 @@ contributions = Table(
     Column("contributor", String(_DID), nullable=False),
     Column("records", BigInteger, nullable=False),
     Column("root", String(64), nullable=False),
+    Column("license", String(64), nullable=False),
+    Column("schema_cid", String(128), nullable=True),   # the schema the records follow
+    Column("status", String(16), nullable=False),       # pending | admitted
+    Column("accepted", BigInteger, nullable=True),      # admission counts, once admitted
+    Column("flagged", BigInteger, nullable=True),
+    Column("rejected", BigInteger, nullable=True),
+    Column("report_cid", String(128), nullable=True),   # the signed gate report
+    Column("admitted_by", String(_DID), nullable=True),
     Column("included_in", String(200), nullable=True),  # dataset ref, once published
     Column("contributed_seq", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+    Index("ix_contributions_dataset", "dataset"),
+)
+
+contributors = Table(
+    "contributors", metadata,
+    # A contributor's admission history, the basis of their reputation.
+    Column("did", String(_DID), primary_key=True),
+    Column("batches", BigInteger, nullable=False),
+    Column("accepted", BigInteger, nullable=False),
+    Column("flagged", BigInteger, nullable=False),
+    Column("rejected", BigInteger, nullable=False),
+    Column("first_seq", BigInteger, nullable=False),
     Column("updated_seq", BigInteger, nullable=False),
 )
 
@@ -196,8 +219,18 @@ datasets = Table(
     Column("manifest_cid", String(128), nullable=False),
     Column("root", String(64), nullable=False),
     Column("records", BigInteger, nullable=False),
-    Column("contributors", Text, nullable=False),
+    Column("contributors", Text, nullable=False),  # JSON: DID -> records in this version
+    Column("parents", Text, nullable=False),       # JSON list of dataset refs
+    Column("op", String(16), nullable=False),      # how the version was derived
     Column("published_seq", BigInteger, nullable=False),
+)
+
+dataset_names = Table(
+    "dataset_names", metadata,
+    Column("name", String(128), primary_key=True),
+    Column("publisher", String(_DID), nullable=False),
+    Column("latest", Integer, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
 )
 
 models = Table(
@@ -213,8 +246,8 @@ models = Table(
 LOG_TABLES: Final = (log_meta, log_state, entries, nodes, tree_heads)
 PROJECTIONS: Final[dict[str, Table]] = {
     t.name: t
-    for t in (identities, accounts, escrows, providers, jobs, attempts, contributions, datasets,
-              models)
+    for t in (identities, accounts, escrows, providers, jobs, attempts, contributions,
+              contributors, datasets, dataset_names, models)
 }
 
 _LEVEL_SHIFT: Final = 56  # index < 2**56 leaves; level < 128 keeps the key a positive int64
