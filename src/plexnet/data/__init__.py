@@ -9,6 +9,7 @@ Modules:
     runner (runner.py)     — UnitRunner, LocalRunner: heavy gate work as task units, in process
     network (network.py)   — JobRunner: the same units as paid, verified jobs on the network
     admission (admission.py) — judge() a batch with the gates; admit() batches into a new version
+    derive (derive.py)     — derive() a curated/de-identified dataset; feedback_records()
     proof (proof.py)       — RecordProof: a record is in N@v, and N@v is on the ledger, offline
     lineage (lineage.py)   — dataset_lineage() from the ledger, draw_lineage() as PNG
     gates/                 — admission gates (plug-ins): duplicates, labels, backdoors, ...
