@@ -63,7 +63,7 @@ def test_lineage_walks_versions_and_derivations(history, tmp_path):
 
 
 def test_feedback_is_contributed_and_admitted_like_any_batch(history):
-    ledger, blobs, people, manifest, _ = history
+    ledger, blobs, people, _, _ = history
     records, _ = load_records(blobs, ledger.row("datasets", "img@2")["manifest_cid"])
     leaves = [h.hex() for h in records.leaf_hashes()[:3]]
     fb = feedback_records([0, 1, 2], [0, 2, 2], "img-model-1", x=np.clip(records.x[:3] + 1, 0, 16),

@@ -9,6 +9,10 @@ Modules:
     runner (runner.py)     — UnitRunner, LocalRunner: heavy gate work as task units, in process
     network (network.py)   — JobRunner: the same units as paid, verified jobs on the network
     admission (admission.py) — judge() a batch with the gates; admit() batches into a new version
+    ingest (ingest.py)     — load_source(): sklearn sets, image folders, CSV/Parquet, JSON lines
+    export (export.py)     — to_numpy(), to_torch(), to_pandas(), write_table()
+    curation (curation.py) — el2n_scores(), margin_scores(), select(): keep the most useful share
+    privacy (privacy.py)   — deidentify(): drop identifiers, generalise, k-anonymity
     derive (derive.py)     — derive() a curated/de-identified dataset; feedback_records()
     proof (proof.py)       — RecordProof: a record is in N@v, and N@v is on the ledger, offline
     lineage (lineage.py)   — dataset_lineage() from the ledger, draw_lineage() as PNG

@@ -1,11 +1,17 @@
 """gates — admission gates: plug-ins that flag or reject records of a batch.
 
 Modules:
-    base (base.py)         — Gate, GateContext, GateResult, Finding; register(), gate()
+    base (base.py)             — Gate, GateContext, GateResult, Finding; register(), gate()
+    duplicates (duplicates.py) — exact_duplicates: the same content twice
+    labels (labels.py)         — label_issues: confident learning on out-of-fold probabilities
+                                 (the fold models run as gate.out_of_fold compute units)
+    consensus (consensus.py)   — annotator_consensus: Dawid-Skene over several annotators
+    compliance (compliance.py) — licence, schema_values, pii
 
 Importing this package registers every gate plexnet ships.
 """
 
+from plexnet.data.gates import compliance, consensus, duplicates, labels
 from plexnet.data.gates.base import (
     Action,
     Finding,
@@ -17,5 +23,5 @@ from plexnet.data.gates.base import (
     registered,
 )
 
-__all__ = ["Action", "Finding", "Gate", "GateContext", "GateResult", "gate", "register",
-           "registered"]
+__all__ = ["Action", "Finding", "Gate", "GateContext", "GateResult", "compliance", "consensus",
+           "duplicates", "gate", "labels", "register", "registered"]
