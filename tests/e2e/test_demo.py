@@ -19,7 +19,16 @@ def test_demo_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     facts = json.loads(result.stdout)
     assert facts["accuracy"] > 0.9
-    assert facts["dataset"]["records"] + facts["dataset"]["held_out"] == 1797
+    data = facts["dataset"]
+    admitted = data["admission"]
+    assert data["records"] == sum(c["accepted"] for c in admitted.values())
+    assert sum(sum(c.values()) for c in admitted.values()) + data["held_out"] == 1797
+    # admission: the planted copies and most flipped labels are kept out, by the right gate
+    assert data["planted"]["exact_duplicates"] == {"planted": 12, "caught": 12,
+                                                   "by": ["exact_duplicates"]}
+    assert data["planted"]["flipped_labels"]["caught"] >= 18
+    assert "label_issues" in data["planted"]["flipped_labels"]["by"]
+    assert len(data["gate_jobs"]) == 2  # the fold models ran as jobs on the network
     train, infer = facts["train"], facts["infer"]
     # training: the cheapest eligible provider; the edge NPU is excluded; one replica agreed
     assert "edge" in train["excluded"] and list(train["placed"]) == ["laptop"]

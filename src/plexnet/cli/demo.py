@@ -3,9 +3,12 @@
 1. identities: a requester, four providers (cloud GPU-class, idle desktop, laptop,
    edge board; four Ray nodes here), two data contributors, and the ledger operator;
 2. credits minted; providers lock stakes and register signed profiles;
-3. each contributor signs a share of scikit-learn's digits; a dataset version
-   (content-addressed manifest, Merkle root on the ledger) is published, and a
-   contributor proves one of their records is in it;
+3. each contributor signs a share of scikit-learn's digits in as a batch; one batch
+   carries planted faults (exact and near copies of the other's records, flipped
+   labels, a BadNets backdoor); admission runs the gates (the label-issue gate's
+   fold models run as paid, verified jobs on the providers), keeps out what they
+   catch, stores signed gate reports and publishes digits@1 (manifest in the blob
+   store, Merkle root on the ledger); a contributor proves one record is in it;
 4. a training job is quoted (MILP over the providers), escrowed, placed, and run
    on Ray pinned to the chosen provider's node; a second provider trains it again
    and the two model CIDs must agree; both sign receipts; verified work is paid;
