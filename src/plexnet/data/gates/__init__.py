@@ -3,6 +3,7 @@
 Modules:
     base (base.py)             — Gate, GateContext, GateResult, Finding; register(), gate()
     duplicates (duplicates.py) — exact_duplicates: the same content twice
+    near (near.py)             — near_duplicates: numeric records a little noise apart
     labels (labels.py)         — label_issues: confident learning on out-of-fold probabilities
                                  (the fold models run as gate.out_of_fold compute units)
     consensus (consensus.py)   — annotator_consensus: Dawid-Skene over several annotators
@@ -11,7 +12,7 @@ Modules:
 Importing this package registers every gate plexnet ships.
 """
 
-from plexnet.data.gates import compliance, consensus, duplicates, labels
+from plexnet.data.gates import compliance, consensus, duplicates, labels, near
 from plexnet.data.gates.base import (
     Action,
     Finding,
@@ -24,4 +25,4 @@ from plexnet.data.gates.base import (
 )
 
 __all__ = ["Action", "Finding", "Gate", "GateContext", "GateResult", "compliance", "consensus",
-           "duplicates", "gate", "labels", "register", "registered"]
+           "duplicates", "gate", "labels", "near", "register", "registered"]
