@@ -50,7 +50,7 @@ _JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 
 def _provenance(tag: str) -> Provenance:
     try:
-        return Provenance(tag=tag)  # type: ignore[arg-type]
+        return Provenance(tag=tag)
     except ValidationError:
         raise IngestError(f"tag {tag!r} cannot be given to ingested records; use 'human', "
                           "'device' or 'synthetic'") from None
@@ -372,7 +372,7 @@ def load_table(path: str | Path, *, label: str,
     space, y = _label_space(names, labels, where)
     prov = [_provenance(tag)] * n
     if PROVENANCE_COLUMN in cells:
-        prov = [_read_provenance(v, prov[i], lambda i=i: where(i))
+        prov = [_read_provenance(v, prov[i], where, i)
                 for i, v in enumerate(cells[PROVENANCE_COLUMN])]
     kinds = dict(kinds or {})
     unknown = set(kinds) - set(header)
@@ -416,7 +416,8 @@ def load_table(path: str | Path, *, label: str,
     return _checked(schema, records, str(source))
 
 
-def _read_provenance(value: Any, default: Provenance, where: Callable[[], str]) -> Provenance:
+def _read_provenance(value: Any, default: Provenance, where: Callable[[int], str],
+                     i: int) -> Provenance:
     if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
         return default
     try:
@@ -424,7 +425,7 @@ def _read_provenance(value: Any, default: Provenance, where: Callable[[], str]) 
         return Provenance.model_validate(data)
     except (ValueError, ValidationError) as exc:
         first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-        raise IngestError(f"{where()}: provenance is not valid ({first}); fix it or remove "
+        raise IngestError(f"{where(i)}: provenance is not valid ({first}); fix it or remove "
                           "the provenance column") from None
 
 
@@ -451,6 +452,10 @@ def load_jsonl(path: str | Path, *, text_field: str = "text", label_field: str =
     except OSError as exc:
         raise IngestError(f"cannot read {source}: {exc}") from None
     default = _provenance(tag)
+
+    def at(line: int) -> str:
+        return f"{source}:{line}"
+
     texts, names, prov, lines = [], [], [], []
     for number, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
@@ -476,11 +481,11 @@ def load_jsonl(path: str | Path, *, text_field: str = "text", label_field: str =
                               "integer label")
         texts.append(text)
         names.append(str(label))
-        prov.append(_read_provenance(obj.get(PROVENANCE_COLUMN), default, lambda w=where: w))
+        prov.append(_read_provenance(obj.get(PROVENANCE_COLUMN), default, at, number))
         lines.append(number)
     if not texts:
         raise IngestError(f"{source} holds no records")
-    space, y = _label_space(names, labels, lambda i: f"{source}:{lines[i]}")
+    space, y = _label_space(names, labels, lambda i: at(lines[i]))
     schema = Schema(kind="text", labels=space, max_text_chars=max_text_chars)
     return _checked(schema, Records.make(y, text=texts, provenance=prov), str(source))
 

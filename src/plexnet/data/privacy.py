@@ -175,8 +175,8 @@ def deidentify(records: Records, schema: Schema, *, drop: Sequence[str] | None =
             :class:`Year`, or their text form, see :func:`parse_rule`).
         k: the least number of records that must share a combination of
             quasi-identifiers; rarer records are suppressed.
-        quasi: the quasi-identifier columns; default the generalised columns plus
-            those named like one (age, zip, gender, ...).
+        quasi: the quasi-identifier columns, exactly; default the generalised
+            columns plus those named like one (age, zip, gender, ...).
 
     Returns:
         The new schema, the kept records and the :class:`Report`.
@@ -214,9 +214,8 @@ def deidentify(records: Records, schema: Schema, *, drop: Sequence[str] | None =
             x[:, numeric[col]] = [rule.number(v) for v in x[:, numeric[col]].tolist()]
         else:
             strings[col] = _generalise_strings(col, strings[col], rule)
-    qi = [c for c in dict.fromkeys([*rules, *(quasi if quasi is not None else
-                                             quasi_identifier_columns(schema))])
-          if c not in drops]
+    wanted = [*rules, *quasi_identifier_columns(schema)] if quasi is None else quasi
+    qi = [c for c in dict.fromkeys(wanted) if c not in drops]
 
     def key(i: int) -> tuple[Any, ...]:
         return tuple(float(x[i, numeric[c]]) if c in numeric else strings[c][i] for c in qi)

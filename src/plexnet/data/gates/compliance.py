@@ -250,12 +250,9 @@ class SchemaValuesGate(Gate):
         lo, hi = low - self.range_spread * spread, high + self.range_spread * spread
         x = batch.x
         assert x is not None
-        # Distance outside the range in spreads; a constant column has none, so any
-        # other value counts as infinitely far.
-        below, above = np.maximum(lo - x, 0), np.maximum(x - hi, 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            far = np.where(spread > 0, (below + above) / np.where(spread > 0, spread, 1),
-                           np.where(below + above > 0, np.inf, 0.0))
+        # Distance outside the range in spreads; a column constant in the dataset has
+        # no spread, so there it is in the column's own unit (finite: reports are JSON).
+        far = (np.maximum(lo - x, 0) + np.maximum(x - hi, 0)) / np.where(spread > 0, spread, 1)
         findings = []
         for i in np.flatnonzero((far > 0).any(axis=1)).tolist():
             cols = np.flatnonzero(far[i] > 0)[:3].tolist()
@@ -401,9 +398,9 @@ def find_pii(text: str, kinds: tuple[str, ...] = CONTENT_KINDS) -> list[PiiMatch
         taken = [(p.start, p.end) for p in found]
         for pattern in (_PHONE_INTL, _PHONE_US):
             for m in pattern.finditer(text):
-                digits = sum(ch.isdigit() for ch in m.group())
+                count = sum(ch.isdigit() for ch in m.group())
                 inside = any(s <= m.start() < e or m.start() <= s < m.end() for s, e in taken)
-                if 10 <= digits <= 15 and not inside:  # E.164: at most 15 digits
+                if 10 <= count <= 15 and not inside:  # E.164: at most 15 digits
                     found.append(PiiMatch("phone", m.start(), m.end()))
                     taken.append((m.start(), m.end()))
     return sorted(found, key=lambda p: (p.start, p.kind))
@@ -536,9 +533,9 @@ class PiiGate(Gate):
                     hits[i].setdefault(match.kind, set()).add(place)
                     counts[match.kind] += 1
         for name, kind in named.items():
-            values = batch.strings.get(name)
+            cells = batch.strings.get(name)
             for i in range(n):
-                if values is None or values[i].strip():  # a blank cell discloses nothing
+                if cells is None or cells[i].strip():  # a blank cell discloses nothing
                     hits[i].setdefault(kind, set()).add(f"column {name!r} (by its name)")
                     counts[kind] += 1
         findings = []
