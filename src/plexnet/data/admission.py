@@ -38,7 +38,7 @@ from plexnet.data.dataset import Derivation, Manifest, load_records, publish, st
 from plexnet.data.errors import AdmissionError, GateError
 from plexnet.data.gates.base import Finding, Gate, GateContext, GateResult, gate, registered
 from plexnet.data.records import Records
-from plexnet.data.runner import UnitRunner
+from plexnet.data.runner import LocalRunner, UnitRunner
 from plexnet.data.schema import Schema, validate
 from plexnet.data.shard import read_shard
 from plexnet.ledger import Entry, EntryRejected
@@ -253,8 +253,6 @@ def admit(curator: Identity, blobs: BlobStore, dataset: str, batches: Sequence[E
         IntegrityError: a batch's or the base's stored records do not match their root.
         SchemaError: a batch breaks the schema (nothing of any batch is admitted).
     """
-    from plexnet.data.runner import LocalRunner
-
     started = time.perf_counter()
     existing, manifest = (None, None) if base is None else load_records(blobs, base)
     if manifest is not None and (manifest.schema_ != schema or manifest.license != license_):
