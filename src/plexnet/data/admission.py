@@ -237,7 +237,8 @@ def _read_batch(blobs: BlobStore, entry: Entry, dataset: str,
 
 def admit(curator: Identity, blobs: BlobStore, dataset: str, batches: Sequence[Entry], *,
           schema: Schema, license_: str, policy: Policy, base: str | None = None,
-          runner: UnitRunner | None = None, seed: int = 0) -> Admission:
+          runner: UnitRunner | None = None, seed: int = 0,
+          synthetic_budget: float | None = None) -> Admission:
     """Judge ``batches`` (signed ``data.contribute`` entries) for ``dataset``.
 
     Args:
@@ -246,6 +247,10 @@ def admit(curator: Identity, blobs: BlobStore, dataset: str, batches: Sequence[E
             version 1).
         schema, license_: the dataset's (for a new dataset; a base's must agree).
         runner: runs heavy gate work (default: in this process).
+        synthetic_budget: the most synthetic records the dataset may hold, as a share
+            of its records (``None``: keep the base version's, or no cap for a new
+            dataset); the ``synthetic_budget`` gate enforces it and the new version
+            records it.
 
     Raises:
         AdmissionError: a batch is unsigned, forged, for another dataset, or does not
@@ -257,6 +262,8 @@ def admit(curator: Identity, blobs: BlobStore, dataset: str, batches: Sequence[E
     existing, manifest = (None, None) if base is None else load_records(blobs, base)
     if manifest is not None and (manifest.schema_ != schema or manifest.license != license_):
         raise AdmissionError(f"{manifest.ref} has another schema or licence than the one given")
+    if synthetic_budget is None and manifest is not None:
+        synthetic_budget = manifest.synthetic_budget
     read = []
     schema_cid = store_schema(blobs, schema)
     for entry in batches:
@@ -273,7 +280,8 @@ def admit(curator: Identity, blobs: BlobStore, dataset: str, batches: Sequence[E
         assert isinstance(body, Contribute)
         ctx = GateContext(schema=schema, existing=Records.concat(seen) if seen else None,
                           blobs=blobs, runner=runner,
-                          batch_license=body.license, dataset_license=license_, seed=seed)
+                          batch_license=body.license, dataset_license=license_,
+                          synthetic_budget=synthetic_budget, seed=seed)
         verdict = judge(records, ctx, policy, batch_cid=body.batch_cid,
                         contributor=entry.signer)
         report = _report(verdict, policy, curator, dataset,
@@ -299,7 +307,8 @@ def admit(curator: Identity, blobs: BlobStore, dataset: str, batches: Sequence[E
             derivation=Derivation(op="admit", params={"gates": [g.name for g in policy.gates],
                                                       "admit_flagged": policy.admit_flagged},
                                   reports=report_cids),
-            contributions=[cid for p, cid in parts if cid is not None and len(p)])
+            contributions=[cid for p, cid in parts if cid is not None and len(p)],
+            synthetic_budget=synthetic_budget)
         entries.append(publish_entry)
     timings["total_s"] = time.perf_counter() - started
     return Admission(tuple(verdicts), tuple(report_cids), tuple(reports), tuple(entries),

@@ -76,6 +76,8 @@ class GateContext:
     units (in process, or as a job on the compute network); ``blobs`` is where
     such work reads its inputs and writes its outputs. ``batch_license`` is the
     licence the contributor granted; ``dataset_license`` the dataset's own.
+    ``synthetic_budget`` is the dataset's cap on the share of synthetic records
+    (``None``: no cap).
     """
 
     schema: Schema
@@ -84,6 +86,7 @@ class GateContext:
     runner: UnitRunner | None = None
     batch_license: str | None = None
     dataset_license: str | None = None
+    synthetic_budget: float | None = None
     seed: int = 0
 
     def candidates(self, batch: Records) -> Records:
