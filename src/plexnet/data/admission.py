@@ -107,6 +107,7 @@ class BatchVerdict:
     reasons: dict[int, tuple[tuple[str, Finding], ...]]
     gates: tuple[Gate, ...]           # the gates that ran, in order
     results: tuple[GateResult, ...]   # their results, in the same order
+    seconds: tuple[float, ...] = ()   # how long each gate took, in the same order
 
     def counts(self) -> dict[str, int]:
         return {d: self.decisions.count(d) for d in ("accepted", "flagged", "rejected")}
@@ -124,10 +125,12 @@ def judge(batch: Records, ctx: GateContext, policy: Policy, *, batch_cid: str = 
         GateError: if a gate cannot run, or reports a record outside the batch.
     """
     ran = [g for g in policy.gates if g.applies_to(ctx.schema)]
-    results = []
+    results, seconds = [], []
     reasons: dict[int, list[tuple[str, Finding]]] = {}
     for g in ran:
+        started = time.perf_counter()
         result = g.check(batch, ctx)
+        seconds.append(time.perf_counter() - started)
         for finding in result.findings:
             if not 0 <= finding.index < len(batch):
                 raise GateError(f"gate {g.name} reported record {finding.index} of a batch of "
@@ -140,7 +143,8 @@ def judge(batch: Records, ctx: GateContext, policy: Policy, *, batch_cid: str = 
         decisions.append("rejected" if "reject" in actions else
                          "flagged" if "flag" in actions else "accepted")
     return BatchVerdict(batch_cid, contributor, batch, tuple(decisions),
-                        {i: tuple(r) for i, r in reasons.items()}, tuple(ran), tuple(results))
+                        {i: tuple(r) for i, r in reasons.items()}, tuple(ran), tuple(results),
+                        tuple(seconds))
 
 
 @dataclass(frozen=True)
@@ -197,8 +201,10 @@ def _report(verdict: BatchVerdict, policy: Policy, curator: Identity, dataset: s
         "contributor": verdict.contributor, "curator": curator.did,
         "admit_flagged": policy.admit_flagged, "counts": verdict.counts(),
         "gates": [{"gate": g.name, "params": jsonable(g.params()),
-                   "stats": jsonable(r.stats), "findings": len(r.findings)}
-                  for g, r in zip(verdict.gates, verdict.results, strict=True)],
+                   "stats": jsonable(r.stats), "findings": len(r.findings),
+                   "seconds": round(t, 3)}
+                  for g, r, t in zip(verdict.gates, verdict.results, verdict.seconds,
+                                     strict=True)],
         "records": objections, "time_ms": int(time.time() * 1000),
     }
     return body | {"sig": curator.sign_json(REPORT_DOMAIN, body)}

@@ -175,14 +175,27 @@ class Records:
             idx = np.flatnonzero(idx)
         idx = idx.astype(np.int64)
         pick = idx.tolist()
-        return Records(
+        return self._carry([self], lambda cached: tuple(cached[0][i] for i in pick), Records(
             y=self.y[idx], x=None if self.x is None else self.x[idx],
             text=None if self.text is None else tuple(self.text[i] for i in pick),
             strings={k: tuple(v[i] for i in pick) for k, v in self.strings.items()},
             contributor=tuple(self.contributor[i] for i in pick),
             provenance=tuple(self.provenance[i] for i in pick),
             annotations=None if self.annotations is None else self.annotations[idx],
-            annotators=self.annotators)
+            annotators=self.annotators))
+
+    _CACHED = ("_content_ids", "_record_json")
+
+    @staticmethod
+    def _carry(sources: Sequence[Records], pick: Any, new: Records,
+               names: Sequence[str] = _CACHED) -> Records:
+        """``new`` with the hashes its ``sources`` already computed carried over
+        (``pick`` maps the sources' cached tuples to the new one's), so that subsets and
+        concatenations in admission do not hash the same records again."""
+        for name in names:
+            if all(name in source.__dict__ for source in sources):
+                new.__dict__[name] = pick([source.__dict__[name] for source in sources])
+        return new
 
     @staticmethod
     def concat(parts: Sequence[Records]) -> Records:
@@ -197,14 +210,14 @@ class Records:
         notes = None
         if all(p.annotations is not None and p.annotators == first.annotators for p in parts):
             notes = np.concatenate([p.annotations for p in parts])  # type: ignore[misc]
-        return Records(
+        return Records._carry(parts, lambda cached: tuple(h for c in cached for h in c), Records(
             y=np.concatenate([p.y for p in parts]),
             x=None if first.x is None else np.concatenate([p.x for p in parts]),  # type: ignore[misc]
             text=None if first.text is None else tuple(t for p in parts for t in p.text),  # type: ignore[union-attr]
             strings={k: tuple(v for p in parts for v in p.strings[k]) for k in first.strings},
             contributor=tuple(c for p in parts for c in p.contributor),
             provenance=tuple(v for p in parts for v in p.provenance),
-            annotations=notes, annotators=first.annotators if notes is not None else ())
+            annotations=notes, annotators=first.annotators if notes is not None else ()))
 
     def with_labels(self, y: np.ndarray) -> Records:
         """The same records under other labels (same shape)."""
@@ -255,7 +268,11 @@ class Records:
 
     def content_ids(self) -> list[bytes]:
         """SHA-256 of each record's content alone (features, strings, text)."""
-        return [hashlib.sha256(canonical.dumps(part)).digest() for part in self._contents()]
+        return list(self._content_ids)
+
+    @cached_property
+    def _content_ids(self) -> tuple[bytes, ...]:
+        return tuple(hashlib.sha256(canonical.dumps(part)).digest() for part in self._contents())
 
     def root(self) -> bytes:
         """Merkle root over the records' leaf hashes."""
