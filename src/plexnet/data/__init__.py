@@ -12,6 +12,7 @@ Modules:
     ingest (ingest.py)     — load_source(): sklearn sets, image folders, CSV/Parquet, JSON lines
     export (export.py)     — to_numpy(), to_torch(), to_pandas(), write_table()
     curation (curation.py) — el2n_scores(), margin_scores(), select(): keep the most useful share
+    augment (augment.py)   — augment() images with provenance; apply(), verify_augmented()
     privacy (privacy.py)   — deidentify(): drop identifiers, generalise, k-anonymity
     derive (derive.py)     — derive() a curated/de-identified dataset; feedback_records()
     proof (proof.py)       — RecordProof: a record is in N@v, and N@v is on the ledger, offline

@@ -4,6 +4,7 @@ Modules:
     errors (errors.py)         — ModelError, ArtifactError
     mlp (mlp.py)               — MLP classifier; safetensors artifacts with the architecture inside
     supervised (supervised.py) — the train.supervised task kind, train_mlp()
+    privacy (privacy.py)       — DPSpec, make_private(): DP-SGD (Opacus): the dp parameter
     batch (batch.py)           — the infer.batch task kind: predictions for one shard
     distributed (distributed.py) — train.supervised as a gang task: data-parallel MLP, checkpoints
     registry (registry.py)     — register_model(): model.register entries with lineage
