@@ -63,8 +63,9 @@ REPORT_DOMAIN: Final = "gate-report"  # signing domain of gate reports
 
 # Cheap, certain gates first: a duplicate is rejected before a model is trained on it.
 DEFAULT_GATES: Final = (
-    "licence", "pii", "schema_values", "exact_duplicates", "near_duplicates", "synthetic",
-    "synthetic_budget", "annotator_consensus", "outliers", "label_issues", "backdoor",
+    "licence", "pii", "schema_values", "provenance", "exact_duplicates", "near_duplicates",
+    "synthetic", "synthetic_budget", "annotator_consensus", "outliers", "label_issues",
+    "backdoor",
 )
 
 

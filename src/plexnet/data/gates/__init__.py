@@ -8,11 +8,12 @@ Modules:
                                  (the fold models run as gate.out_of_fold compute units)
     consensus (consensus.py)   — annotator_consensus: Dawid-Skene over several annotators
     compliance (compliance.py) — licence, schema_values, pii
+    provenance (provenance.py) — provenance: augmented records must reproduce from their parent
 
 Importing this package registers every gate plexnet ships.
 """
 
-from plexnet.data.gates import compliance, consensus, duplicates, labels, near
+from plexnet.data.gates import compliance, consensus, duplicates, labels, near, provenance
 from plexnet.data.gates.base import (
     Action,
     Finding,
@@ -25,4 +26,4 @@ from plexnet.data.gates.base import (
 )
 
 __all__ = ["Action", "Finding", "Gate", "GateContext", "GateResult", "compliance", "consensus",
-           "duplicates", "gate", "labels", "near", "register", "registered"]
+           "duplicates", "gate", "labels", "near", "provenance", "register", "registered"]
