@@ -13,6 +13,8 @@ Modules:
     export (export.py)     — to_numpy(), to_torch(), to_pandas(), write_table()
     curation (curation.py) — el2n_scores(), margin_scores(), select(): keep the most useful share
     augment (augment.py)   — augment() images with provenance; apply(), verify_augmented()
+    watermark (watermark.py) — the public synthetic-data watermark: embed(), detect()
+    synthesis (synthesis.py) — GaussianCopula and ConditionalVAE generators; fidelity()
     privacy (privacy.py)   — deidentify(): drop identifiers, generalise, k-anonymity
     derive (derive.py)     — derive() a curated/de-identified dataset; feedback_records()
     proof (proof.py)       — RecordProof: a record is in N@v, and N@v is on the ledger, offline

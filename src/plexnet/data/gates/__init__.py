@@ -9,11 +9,22 @@ Modules:
     consensus (consensus.py)   — annotator_consensus: Dawid-Skene over several annotators
     compliance (compliance.py) — licence, schema_values, pii
     provenance (provenance.py) — provenance: augmented records must reproduce from their parent
+    synthetic (synthetic.py)   — synthetic (watermark on records declared real, no generator,
+                                 a two-sample detector as gate.synthetic_detector units) and
+                                 synthetic_budget (the dataset's cap on synthetic records)
 
 Importing this package registers every gate plexnet ships.
 """
 
-from plexnet.data.gates import compliance, consensus, duplicates, labels, near, provenance
+from plexnet.data.gates import (
+    compliance,
+    consensus,
+    duplicates,
+    labels,
+    near,
+    provenance,
+    synthetic,
+)
 from plexnet.data.gates.base import (
     Action,
     Finding,
@@ -26,4 +37,5 @@ from plexnet.data.gates.base import (
 )
 
 __all__ = ["Action", "Finding", "Gate", "GateContext", "GateResult", "compliance", "consensus",
-           "duplicates", "gate", "labels", "near", "provenance", "register", "registered"]
+           "duplicates", "gate", "labels", "near", "provenance", "register", "registered",
+           "synthetic"]
