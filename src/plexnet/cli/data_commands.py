@@ -8,7 +8,11 @@
 * ``list`` / ``show D@V`` / ``report CID`` / ``contributors`` — what is there;
 * ``prove D@V RECORD`` / ``check PROOF`` — a record's offline-verifiable proof;
 * ``lineage D@V [--png FILE]`` — where a version came from;
-* ``export D@V -o FILE`` — records as .npz, .csv, .parquet or .jsonl.
+* ``export D@V -o FILE`` — records as .npz, .csv, .parquet or .jsonl;
+* ``augment D@V --transform rotate --as NAME`` — sign in augmented copies of a
+  version's images (each naming its parent and transform) as a pending batch;
+* ``synthesize D@V --generator copula|vae --as NAME`` — fit a generator on a
+  version, sign in watermarked samples tagged with the generator's CID.
 """
 
 from __future__ import annotations
@@ -115,6 +119,119 @@ def ingest(
               f"batch {cid} (pending admission)", highlight=False)
 
 
+def _transform(spec: str) -> Any:
+    """``NAME`` or ``NAME:KEY=VALUE,KEY=VALUE`` as an augmentation transform."""
+    import dataclasses
+
+    from plexnet.data.augment import BrightnessContrast, Flip, Rotate, Zoom
+    from plexnet.data.errors import DataError
+
+    kinds = {cls.name: cls for cls in (Rotate, Zoom, BrightnessContrast, Flip)}
+    name, _, rest = spec.partition(":")
+    if name not in kinds:
+        raise DataError(f"unknown transform {name!r}; use one of {', '.join(kinds)}")
+    params = _params([p for p in rest.split(",") if p]) if rest else {}
+    known = {f.name for f in dataclasses.fields(kinds[name])}
+    if set(params) - known:
+        raise DataError(f"transform {name!r} takes {', '.join(sorted(known))}; got "
+                        f"{', '.join(sorted(set(params) - known))}")
+    try:
+        return kinds[name](**params)
+    except TypeError as exc:  # a range given as text, say
+        raise DataError(f"transform {spec!r}: {exc}") from None
+
+
+@app.command("augment")
+def augment_(
+    ctx: typer.Context, ref: RefArg,
+    who: Annotated[str, typer.Option("--as", help="who augments (signs the batch)")],
+    transform: Annotated[list[str], typer.Option(
+        "--transform", "-t", help="rotate, zoom, brightness_contrast or flip, with ranges: "
+        "rotate:max_degrees=10, zoom:min_scale=0.9,max_scale=1.1")],
+    per_record: Annotated[int, typer.Option(help="children per record and transform")] = 1,
+    seed: Annotated[int, typer.Option(help="seeds the drawn parameters")] = 0,
+    license_: Annotated[str, typer.Option("--license", help="licence granted (SPDX id)")]
+    = "CC-BY-4.0",
+    json_out: JsonFlag = False,
+) -> None:
+    """Augment a version's images and sign the children in as a batch for its dataset
+    (pending admission; the provenance gate re-derives every child from its parent)."""
+    from plexnet.data import contribute, load_records
+    from plexnet.data.augment import augment
+
+    ws: Workspace = ctx.obj
+    me = ws.keystore.load(who)
+    transforms = [_transform(t) for t in transform]
+    row, manifest = _version(ws, ref)
+    parents, _ = load_records(ws.blobs, row["manifest_cid"])
+    children = augment(parents, manifest.schema_, transforms, per_record=per_record,
+                       seed=seed, contributor=me.did)
+    from plexnet.data.errors import DataError
+
+    if not len(children):
+        raise DataError(f"the transforms left every record of {ref} unchanged")
+    cid, entry = contribute(me, ws.blobs, manifest.name, manifest.schema_, children,
+                            license_=license_)
+    ws.ledger.append([entry])
+    if json_out:
+        print_json({"batch_cid": cid, "records": len(children), "parents": len(parents),
+                    "dataset": manifest.name, "transforms": [t.name for t in transforms]})
+        return
+    out.print(f"{who} contributed {len(children)} augmented records (from {len(parents)} of "
+              f"{ref}) to {manifest.name}: batch {cid} (pending admission)", highlight=False)
+
+
+@app.command("synthesize")
+def synthesize(
+    ctx: typer.Context, ref: RefArg,
+    who: Annotated[str, typer.Option("--as", help="who generates (signs the batch)")],
+    generator: Annotated[str, typer.Option(help="copula (tables) or vae (images)")] = "copula",
+    per_class: Annotated[int, typer.Option(help="records to make per class")] = 10,
+    seed: Annotated[int, typer.Option(help="seeds the generator and its samples")] = 0,
+    license_: Annotated[str, typer.Option("--license", help="licence granted (SPDX id)")]
+    = "CC-BY-4.0",
+    json_out: JsonFlag = False,
+) -> None:
+    """Fit a generator on a version's records and sign its samples in as a batch for the
+    same dataset: watermarked, tagged synthetic with the generator's CID (stored in the
+    blob store), pending admission and the dataset's synthetic budget."""
+    from plexnet.data import contribute, load_records
+    from plexnet.data.errors import DataError
+    from plexnet.data.synthesis import ConditionalVAE, GaussianCopula, fidelity
+
+    ws: Workspace = ctx.obj
+    me = ws.keystore.load(who)
+    if per_class < 1:
+        raise DataError(f"--per-class must be at least 1, got {per_class}")
+    row, manifest = _version(ws, ref)
+    real, _ = load_records(ws.blobs, row["manifest_cid"])
+    value_range = manifest.schema_.value_range
+    if generator == "copula":
+        model: Any = GaussianCopula(value_range=value_range)
+    elif generator == "vae":
+        model = ConditionalVAE(seed=seed, value_range=value_range)
+    else:
+        raise DataError(f"unknown generator {generator!r}; use copula or vae")
+    with err.status(f"fitting a {generator} on {len(real)} records of {ref} ..."):
+        model.fit(real)
+        made = model.sample(per_class, seed=seed, contributor=me.did, blobs=ws.blobs)
+    quality = fidelity(real.x, made.x)
+    cid, entry = contribute(me, ws.blobs, manifest.name, manifest.schema_, made,
+                            license_=license_)
+    ws.ledger.append([entry])
+    facts = {"batch_cid": cid, "records": len(made), "dataset": manifest.name,
+             "generator": generator, "generator_cid": model.cid,
+             "fidelity": {"column_shapes": round(quality.column_shapes, 4),
+                          "pair_trends": round(quality.pair_trends, 4)}}
+    if json_out:
+        print_json(facts)
+        return
+    out.print(f"{who} contributed {len(made)} synthetic records ({generator} "
+              f"{short(model.cid)}, fidelity: column shapes {quality.column_shapes:.3f}, pair "
+              f"trends {quality.pair_trends:.3f}) to {manifest.name}: batch {cid} (pending "
+              "admission)", highlight=False)
+
+
 @app.command("admit")
 def admit_(
     ctx: typer.Context,
@@ -125,6 +242,9 @@ def admit_(
     skip: Annotated[list[str] | None, typer.Option(help="leave out this gate")] = None,
     admit_flagged: Annotated[bool, typer.Option(help="admit flagged records too")] = False,
     seed: Annotated[int, typer.Option(help="seeds the gates' models")] = 0,
+    synthetic_budget: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, help="most synthetic records the dataset may hold, as a share "
+        "(default: the latest version's; none for a new dataset)")] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Run the admission gates over every pending batch and publish the next version."""
@@ -151,7 +271,8 @@ def admit_(
     with err.status(f"admitting {len(batches)} batches through "
                     f"{len(policy.gates)} gates ..."):
         result = admit(me, ws.blobs, dataset, batches, schema=schema, license_=license_,
-                       policy=policy, base=base, seed=seed)
+                       policy=policy, base=base, seed=seed,
+                       synthetic_budget=synthetic_budget)
     ws.ledger.append(list(result.entries))
     names = {r["did"]: r["name"] for r in ws.ledger.rows("identities")}
     summary = {
