@@ -23,12 +23,20 @@ def test_demo_end_to_end(tmp_path):
     admitted = data["admission"]
     assert data["records"] == sum(c["accepted"] for c in admitted.values())
     assert sum(sum(c.values()) for c in admitted.values()) + data["held_out"] == 1797
-    # admission: the planted copies and most flipped labels are kept out, by the right gate
-    assert data["planted"]["exact_duplicates"] == {"planted": 12, "caught": 12,
-                                                   "by": ["exact_duplicates"]}
-    assert data["planted"]["flipped_labels"]["caught"] >= 18
-    assert "label_issues" in data["planted"]["flipped_labels"]["by"]
-    assert len(data["gate_jobs"]) == 2  # the fold models ran as jobs on the network
+    # admission: every planted fault is kept out, by the right gate, and few clean records
+    planted = data["planted"]
+    assert planted["exact_duplicates"] == {"planted": 12, "caught": 12,
+                                           "by": ["exact_duplicates"]}
+    assert planted["near_duplicates"]["caught"] == 12
+    assert "near_duplicates" in planted["near_duplicates"]["by"]
+    assert planted["flipped_labels"]["caught"] >= 18
+    assert "label_issues" in planted["flipped_labels"]["by"]
+    assert planted["backdoor"]["caught"] >= 27 and "backdoor" in planted["backdoor"]["by"]
+    assert planted["undeclared_synthetic"] == {"planted": 10, "caught": 10, "by": ["synthetic"]}
+    assert planted["clean"]["caught"] <= 0.02 * planted["clean"]["planted"]
+    # the label-issue folds and the backdoor gate's model ran as jobs on the network, for
+    # each of the two batches
+    assert len(data["gate_jobs"]) == 4
     train, infer = facts["train"], facts["infer"]
     # training: the cheapest eligible provider; the edge NPU is excluded; one replica agreed
     assert "edge" in train["excluded"] and list(train["placed"]) == ["laptop"]

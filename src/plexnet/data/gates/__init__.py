@@ -9,6 +9,8 @@ Modules:
     consensus (consensus.py)   — annotator_consensus: Dawid-Skene over several annotators
     compliance (compliance.py) — licence, schema_values, pii
     provenance (provenance.py) — provenance: augmented records must reproduce from their parent
+    backdoor (backdoor.py)     — backdoor: spectral signatures and activation clustering on an
+                                 MLP's activations (trained as gate.representations units)
     synthetic (synthetic.py)   — synthetic (watermark on records declared real, no generator,
                                  a two-sample detector as gate.synthetic_detector units) and
                                  synthetic_budget (the dataset's cap on synthetic records)
@@ -17,6 +19,7 @@ Importing this package registers every gate plexnet ships.
 """
 
 from plexnet.data.gates import (
+    backdoor,
     compliance,
     consensus,
     duplicates,
@@ -36,6 +39,6 @@ from plexnet.data.gates.base import (
     registered,
 )
 
-__all__ = ["Action", "Finding", "Gate", "GateContext", "GateResult", "compliance", "consensus",
-           "duplicates", "gate", "labels", "near", "provenance", "register", "registered",
-           "synthetic"]
+__all__ = ["Action", "Finding", "Gate", "GateContext", "GateResult", "backdoor", "compliance",
+           "consensus", "duplicates", "gate", "labels", "near", "provenance", "register",
+           "registered", "synthetic"]
