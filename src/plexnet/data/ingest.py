@@ -273,7 +273,7 @@ def _read_parquet(path: Path) -> tuple[list[str], dict[str, list[Any]]]:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, use_threads=False)  # see shard.read_shard
     except (OSError, pa.ArrowException) as exc:
         raise IngestError(f"cannot read {path} as Parquet: {exc}") from None
     cells: dict[str, list[Any]] = {}

@@ -65,7 +65,9 @@ def read_shard(data: bytes, expected_root: bytes | None = None) -> Records:
             ``expected_root``.
     """
     try:
-        table = pq.read_table(io.BytesIO(data))
+        # One thread: a shard is small, and Arrow's pool threads can abort the process
+        # at exit ("terminate called without an active exception", apache/arrow#34314).
+        table = pq.read_table(io.BytesIO(data), use_threads=False)
         names = set(table.column_names)
         y = np.asarray(table.column("y").to_numpy(), dtype=np.int64)
         x = None
