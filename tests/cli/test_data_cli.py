@@ -35,7 +35,7 @@ def test_contribute_admit_prove_and_trace(tmp_path):
                                      "--json")))
     assert admitted["version"] == "toy@1"
     bob = admitted["batches"][1]
-    assert bob["rejected"] >= 3 and bob["by_gate"]["exact_duplicates"] == 3
+    assert bob["rejected"] >= 3 and bob["by_gate"]["exact_duplicates"] == 3, json.dumps(admitted)
     shown = json.loads(ok(plexnet(home, "data", "show", "toy@1", "--json")))
     assert shown["records"] == admitted["counts"]["accepted"]
     report = json.loads(ok(plexnet(home, "data", "report", bob["report_cid"], "--json")))
@@ -65,3 +65,64 @@ def test_contribute_admit_prove_and_trace(tmp_path):
     assert "NAME@VERSION" in fails(plexnet(home, "data", "show", "toy"))
     listed = json.loads(ok(plexnet(home, "data", "list", "--json")))
     assert [v["ref"] for v in listed["versions"]] == ["toy@1"] and not listed["pending"]
+
+
+def test_augment_signs_in_children_that_the_provenance_gate_rederives(tmp_path):
+    from PIL import Image
+
+    home = tmp_path / "home"
+    ok(plexnet(home, "ledger", "init", "--log-id", "augment-cli"))
+    for name in ("alice", "bob", "curator"):
+        ok(plexnet(home, "id", "new", name))
+    rng = np.random.default_rng(1)
+    for side, label in enumerate(("left", "right")):  # the bright half is the label
+        (tmp_path / "img" / label).mkdir(parents=True)
+        for k in range(12):
+            pixels = rng.integers(0, 150, (8, 8))  # distinct images: far apart
+            pixels[:, 4 * side:4 * side + 4] += 100
+            pixels = pixels.astype(np.uint8)
+            Image.fromarray(pixels, mode="L").save(tmp_path / "img" / label / f"{k}.png")
+    ok(plexnet(home, "data", "ingest", str(tmp_path / "img"), "--dataset", "pics", "--as",
+               "alice"))
+    ok(plexnet(home, "data", "admit", "pics", "--as", "curator"))
+    made = json.loads(ok(plexnet(home, "data", "augment", "pics@1", "--as", "bob", "-t",
+                                 "flip:horizontal=false,vertical=true", "-t",
+                                 "rotate:max_degrees=10", "--json")))
+    # one child per parent and transform, less any equal to its parent or a sibling
+    assert 40 <= made["records"] <= 48 and made["parents"] == 24
+    admitted = json.loads(ok(plexnet(home, "data", "admit", "pics", "--as", "curator",
+                                     "--json")))
+    assert admitted["version"] == "pics@2"
+    assert admitted["batches"][0]["by_gate"]["provenance"] == 0
+    assert admitted["counts"]["accepted"] == made["records"], json.dumps(admitted)
+    # bad input: one line, exit 1
+    assert "unknown transform" in fails(plexnet(home, "data", "augment", "pics@2", "--as",
+                                                "bob", "-t", "shear"))
+    assert "takes max_degrees" in fails(plexnet(home, "data", "augment", "pics@2", "--as",
+                                                "bob", "-t", "rotate:angle=3"))
+    assert "max_degrees" in fails(plexnet(home, "data", "augment", "pics@2", "--as", "bob",
+                                          "-t", "rotate:max_degrees=400"))
+
+
+def test_synthesize_signs_in_watermarked_samples_within_the_budget(tmp_path):
+    home = tmp_path / "home"
+    ok(plexnet(home, "ledger", "init", "--log-id", "synth-cli"))
+    for name in ("alice", "gen", "curator"):
+        ok(plexnet(home, "id", "new", name))
+    ok(plexnet(home, "data", "ingest", "sklearn:wine", "--dataset", "wine", "--as", "alice"))
+    first = json.loads(ok(plexnet(home, "data", "admit", "wine", "--as", "curator",
+                                  "--synthetic-budget", "0.2", "--json")))
+    real = first["counts"]["accepted"]
+    made = json.loads(ok(plexnet(home, "data", "synthesize", "wine@1", "--as", "gen",
+                                 "--per-class", "20", "--json")))
+    assert made["records"] == 60 and made["fidelity"]["column_shapes"] > 0.7
+    second = json.loads(ok(plexnet(home, "data", "admit", "wine", "--as", "curator",
+                                   "--json")))
+    batch = second["batches"][0]
+    allowed = int(0.2 * real / 0.8)  # s / (real + s) <= 0.2
+    assert batch["by_gate"]["synthetic_budget"] == 60 - allowed
+    assert batch["by_gate"]["synthetic"] == 0  # declared synthetic, with its generator
+    assert "--per-class must be at least 1" in fails(plexnet(
+        home, "data", "synthesize", "wine@2", "--as", "gen", "--per-class", "0"))
+    assert "unknown generator" in fails(plexnet(
+        home, "data", "synthesize", "wine@2", "--as", "gen", "--generator", "gan"))

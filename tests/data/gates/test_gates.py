@@ -157,20 +157,3 @@ def test_gates_are_registered_and_bad_names_or_thresholds_are_refused():
         gate("no_such_gate")
     with pytest.raises(GateError, match="label_issues"):
         gate("label_issues", not_a_threshold=1)
-
-
-def test_near_duplicates_catch_noisy_copies_but_not_distinct_digits(digits):
-    x, y = digits
-    rng = np.random.default_rng(6)
-    existing = Records.make(y[:1000], x=x[:1000])
-    src = rng.choice(1000, 40, replace=False)
-    noisy = np.clip(np.round(x[src] + rng.normal(0, 0.6, (40, 64))), 0, 16)
-    batch = Records.make(np.r_[y[src], y[1000:1400]], x=np.r_[noisy, x[1000:1400]])
-    result = gate("near_duplicates").check(batch, GateContext(schema=DIGITS, existing=existing))
-    found = {f.index for f in result.findings}
-    assert set(range(40)) <= found | {i for i in range(40) if np.array_equal(noisy[i], x[src[i]])}
-    assert len(found - set(range(40))) <= 4  # at most 1% of distinct digits
-    assert {f.related for f in result.findings if f.index < 40} <= {f"dataset:{i}" for i in src}
-    exact = Records.make(y[:3], x=x[:3])
-    assert not gate("near_duplicates").check(exact, GateContext(
-        schema=DIGITS, existing=existing)).findings  # exact copies are another gate's

@@ -3,7 +3,10 @@
 Modules:
     base (base.py)             — Gate, GateContext, GateResult, Finding; register(), gate()
     duplicates (duplicates.py) — exact_duplicates: the same content twice
-    near (near.py)             — near_duplicates: numeric records a little noise apart
+    near (near.py)             — near_duplicates: noisy, shifted or zoomed images and rows;
+                                 edited texts (MinHash LSH)
+    semantic (semantic.py)     — semantic_duplicates: MiniLM cosine between texts (opt-in)
+    outliers (outliers.py)     — outliers: k-NN distance far from the reference data
     labels (labels.py)         — label_issues: confident learning on out-of-fold probabilities
                                  (the fold models run as gate.out_of_fold compute units)
     consensus (consensus.py)   — annotator_consensus: Dawid-Skene over several annotators
@@ -25,7 +28,9 @@ from plexnet.data.gates import (
     duplicates,
     labels,
     near,
+    outliers,
     provenance,
+    semantic,
     synthetic,
 )
 from plexnet.data.gates.base import (
@@ -40,5 +45,5 @@ from plexnet.data.gates.base import (
 )
 
 __all__ = ["Action", "Finding", "Gate", "GateContext", "GateResult", "backdoor", "compliance",
-           "consensus", "duplicates", "gate", "labels", "near", "provenance", "register",
-           "registered", "synthetic"]
+           "consensus", "duplicates", "gate", "labels", "near", "outliers", "provenance",
+           "register", "registered", "semantic", "synthetic"]
