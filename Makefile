@@ -34,6 +34,13 @@ bench: $(STAMP)
 	$(PY) bench/execution.py
 	$(PY) bench/training.py
 	$(PY) bench/simulate.py
+	$(PY) bench/data_labels.py
+	$(PY) bench/data_dedup.py
+	$(PY) bench/data_backdoor.py
+	$(PY) bench/data_curation.py
+	$(PY) bench/data_synthetic.py
+	$(PY) bench/data_privacy.py
+	$(PY) bench/data_admission.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache

@@ -16,13 +16,38 @@ Either way the same task code runs on the same inputs, so the verdicts agree.
 from __future__ import annotations
 
 import hashlib
+import io
 from typing import Any, Protocol
+
+import numpy as np
 
 from plexnet.compute.task import TaskContext, load_task, registered
 from plexnet.core import canonical
 from plexnet.core.blobstore import BlobStore
 
-__all__ = ["LocalRunner", "UnitRunner"]
+__all__ = ["LocalRunner", "UnitRunner", "get_array", "put_array"]
+
+
+def put_array(blobs: BlobStore, array: np.ndarray) -> str:
+    """Store ``array`` as a plain ``.npy`` blob (never pickled); return its CID. Units
+    take their inputs and give their outputs this way."""
+    out = io.BytesIO()
+    np.save(out, array, allow_pickle=False)
+    return str(blobs.put(out.getvalue()))
+
+
+def get_array(blobs: BlobStore, cid: str) -> np.ndarray:
+    """The array in ``.npy`` blob ``cid``.
+
+    Raises:
+        GateError: if the blob is not a plain ``.npy`` array (pickles are refused).
+    """
+    from plexnet.data.errors import GateError
+
+    try:
+        return np.load(io.BytesIO(blobs.get(cid)), allow_pickle=False)  # type: ignore[no-any-return]
+    except ValueError as exc:
+        raise GateError(f"blob {cid} is not a plain .npy array: {exc}") from None
 
 
 class UnitRunner(Protocol):

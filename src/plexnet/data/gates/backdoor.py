@@ -67,7 +67,6 @@ poisoned records keep their true label.
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -79,7 +78,7 @@ from plexnet.compute.task import TaskContext, TaskKind, TaskResult
 from plexnet.compute.task import register as register_task
 from plexnet.data.errors import GateError
 from plexnet.data.gates.base import Action, Finding, Gate, GateContext, GateResult, register
-from plexnet.data.runner import LocalRunner
+from plexnet.data.runner import LocalRunner, get_array, put_array
 
 if TYPE_CHECKING:
     from plexnet.data.records import Records
@@ -277,18 +276,6 @@ class _Params(BaseModel):
     seed: int = 0
 
 
-def _npy(blobs: Any, array: np.ndarray) -> str:
-    out = io.BytesIO()
-    np.save(out, array, allow_pickle=False)
-    return str(blobs.put(out.getvalue()))
-
-
-def _load(blobs: Any, cid: str) -> np.ndarray:
-    try:
-        return np.load(io.BytesIO(blobs.get(cid)), allow_pickle=False)  # type: ignore[no-any-return]
-    except ValueError as exc:
-        raise GateError(f"blob {cid} is not a plain .npy array: {exc}") from None
-
 
 def _checked_xy(x: Any, y: Any, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     features, labels = np.asarray(x), np.asarray(y)
@@ -397,9 +384,9 @@ class Representations(TaskKind):
             raise GateError(f"{TASK} takes two inputs: a features CID and a labels CID")
         if ctx.units != 1:
             raise GateError(f"{TASK} runs as one unit, got {ctx.units}")
-        x, y = _load(ctx.blobs, inputs[0]), _load(ctx.blobs, inputs[1])
+        x, y = get_array(ctx.blobs, inputs[0]), get_array(ctx.blobs, inputs[1])
         reps, metrics = train_representations(x, y, **spec.model_dump())
-        return TaskResult(outputs={"representations": _npy(ctx.blobs, reps)}, metrics=metrics)
+        return TaskResult(outputs={"representations": put_array(ctx.blobs, reps)}, metrics=metrics)
 
 
 def representations(x: np.ndarray, y: np.ndarray, n_classes: int, runner: UnitRunner, *,
@@ -417,10 +404,11 @@ def representations(x: np.ndarray, y: np.ndarray, n_classes: int, runner: UnitRu
                          seed=seed).model_dump()
     except ValidationError as exc:
         raise GateError(f"{TASK}: bad parameters: {exc}") from None
-    inputs = [_npy(runner.blobs, features.astype("<f8")), _npy(runner.blobs, labels.astype("<i8"))]
+    inputs = [put_array(runner.blobs, features.astype("<f8")),
+              put_array(runner.blobs, labels.astype("<i8"))]
     flops = _train_flops(len(labels), features.shape[1], hidden, n_classes, epochs)
     (cids,) = runner.run(TASK, inputs, params, 1, flops=flops)
-    reps = _load(runner.blobs, cids[0])
+    reps = get_array(runner.blobs, cids[0])
     if reps.shape != (len(labels), hidden):
         raise GateError(f"{TASK}: expected representations ({len(labels)}, {hidden}), got "
                         f"{reps.shape}")

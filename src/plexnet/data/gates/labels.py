@@ -21,7 +21,6 @@ Three parts, each usable alone:
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -32,7 +31,7 @@ from plexnet.compute.task import TaskContext, TaskKind, TaskResult
 from plexnet.compute.task import register as register_task
 from plexnet.data.errors import GateError
 from plexnet.data.gates.base import Action, Finding, Gate, GateContext, GateResult, register
-from plexnet.data.runner import LocalRunner
+from plexnet.data.runner import LocalRunner, get_array, put_array
 
 if TYPE_CHECKING:
     from plexnet.data.records import Records
@@ -227,18 +226,6 @@ class _Params(BaseModel):
     max_iter: int = Field(default=500, ge=1)  # lbfgs iterations; digits converges in ~100
 
 
-def _npy(blobs: Any, array: np.ndarray) -> str:
-    out = io.BytesIO()
-    np.save(out, array, allow_pickle=False)
-    return str(blobs.put(out.getvalue()))
-
-
-def _load(blobs: Any, cid: str) -> np.ndarray:
-    try:
-        return np.load(io.BytesIO(blobs.get(cid)), allow_pickle=False)  # type: ignore[no-any-return]
-    except ValueError as exc:
-        raise GateError(f"blob {cid} is not a plain .npy array: {exc}") from None
-
 
 def _fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
                  params: _Params) -> tuple[np.ndarray, int]:
@@ -281,15 +268,15 @@ class OutOfFold(TaskKind):
             raise GateError(f"{TASK} takes two inputs: a features CID and a labels CID")
         if ctx.units != spec.folds or not 0 <= ctx.unit < spec.folds:
             raise GateError(f"{TASK}: unit {ctx.unit} of {ctx.units} for {spec.folds} folds")
-        x, y = _load(ctx.blobs, inputs[0]), _load(ctx.blobs, inputs[1])
+        x, y = get_array(ctx.blobs, inputs[0]), get_array(ctx.blobs, inputs[1])
         if x.ndim != 2 or y.shape != (len(x),) or y.dtype.kind not in "iu":
             raise GateError(f"{TASK}: features {x.shape} and labels {y.shape} do not match")
         fold = stratified_folds(y, spec.folds, spec.seed)
         test = np.flatnonzero(fold == ctx.unit)
         train = np.flatnonzero(fold != ctx.unit)
         probs, iters = _fit_predict(x[train], y[train], x[test], spec)
-        outputs = {"probabilities": _npy(ctx.blobs, probs.astype("<f8")),
-                   "indices": _npy(ctx.blobs, test.astype("<i8"))}
+        outputs = {"probabilities": put_array(ctx.blobs, probs.astype("<f8")),
+                   "indices": put_array(ctx.blobs, test.astype("<i8"))}
         # lbfgs: about 4·n·d·k FLOPs per iteration (logits forward, gradient back).
         flops = 4 * len(train) * x.shape[1] * spec.n_classes * max(iters, 1)
         return TaskResult(outputs=outputs,
@@ -317,12 +304,13 @@ def out_of_fold_probabilities(x: np.ndarray, y: np.ndarray, n_classes: int,
             labels.min() >= 0 and labels.max() < n_classes)):
         raise GateError(f"labels must be integers in 0..{n_classes - 1}")
     stratified_folds(labels, folds, seed)  # refuses a bad fold count before any work
-    inputs = [_npy(runner.blobs, features.astype("<f8")), _npy(runner.blobs, labels.astype("<i8"))]
+    inputs = [put_array(runner.blobs, features.astype("<f8")),
+              put_array(runner.blobs, labels.astype("<i8"))]
     params = {"n_classes": n_classes, "folds": folds, "seed": seed, "c": c, "max_iter": max_iter}
     flops = 4.0 * len(features) * features.shape[1] * n_classes * max_iter * (folds - 1)
     probs = np.full((len(features), n_classes), np.nan)
     for cids in runner.run(TASK, inputs, params, folds, flops=flops):
-        fold_probs, index = _load(runner.blobs, cids[0]), _load(runner.blobs, cids[1])
+        fold_probs, index = get_array(runner.blobs, cids[0]), get_array(runner.blobs, cids[1])
         probs[index] = fold_probs
     if np.isnan(probs).any():
         raise GateError(f"{TASK}: the folds did not cover every example")

@@ -62,7 +62,6 @@ already holds.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -74,7 +73,8 @@ from plexnet.compute.task import register as register_task
 from plexnet.core.errors import InvalidCID
 from plexnet.data.errors import GateError
 from plexnet.data.gates.base import Action, Finding, Gate, GateContext, GateResult, register
-from plexnet.data.runner import LocalRunner
+from plexnet.data.gates.labels import stratified_folds
+from plexnet.data.runner import LocalRunner, get_array, put_array
 from plexnet.data.watermark import MAX_P, Watermark
 
 if TYPE_CHECKING:
@@ -117,27 +117,6 @@ class _Params(BaseModel):
     max_iter: int = Field(default=100, ge=1)  # boosting rounds (scikit-learn's default)
 
 
-def _npy(blobs: Any, array: np.ndarray) -> str:
-    out = io.BytesIO()
-    np.save(out, array, allow_pickle=False)
-    return str(blobs.put(out.getvalue()))
-
-
-def _load(blobs: Any, cid: str) -> np.ndarray:
-    try:
-        return np.load(io.BytesIO(blobs.get(cid)), allow_pickle=False)  # type: ignore[no-any-return]
-    except ValueError as exc:
-        raise GateError(f"blob {cid} is not a plain .npy array: {exc}") from None
-
-
-def _folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """Seeded stratified fold numbers: each class dealt round-robin after a shuffle."""
-    order = np.random.default_rng(seed).permutation(len(labels))
-    order = order[np.argsort(labels[order], kind="stable")]
-    fold = np.empty(len(labels), dtype=np.int64)
-    fold[order] = np.arange(len(labels)) % folds
-    return fold
-
 
 @register_task(DETECTOR_TASK)
 class SyntheticDetector(TaskKind):
@@ -162,14 +141,14 @@ class SyntheticDetector(TaskKind):
         if ctx.units != spec.folds or not 0 <= ctx.unit < spec.folds:
             raise GateError(f"{DETECTOR_TASK}: unit {ctx.unit} of {ctx.units} for "
                             f"{spec.folds} folds")
-        x, y, query = (_load(ctx.blobs, cid) for cid in inputs)
+        x, y, query = (get_array(ctx.blobs, cid) for cid in inputs)
         if x.ndim != 2 or y.shape != (len(x),) or query.ndim != 2 or \
                 query.shape[1] != x.shape[1] or not set(np.unique(y).tolist()) <= {0, 1}:
             raise GateError(f"{DETECTOR_TASK}: features {x.shape}, labels {y.shape} and "
                             f"query {query.shape} do not fit together")
         if spec.precision_features:
             x, query = np.c_[x, decimals(x)], np.c_[query, decimals(query)]
-        fold = _folds(y, spec.folds, spec.seed)
+        fold = stratified_folds(y, spec.folds, spec.seed)
         train, test = np.flatnonzero(fold != ctx.unit), np.flatnonzero(fold == ctx.unit)
         # One thread: the same floating-point order on every provider, so replicas agree.
         with threadpool_limits(1):
@@ -179,9 +158,9 @@ class SyntheticDetector(TaskKind):
             column = list(model.classes_).index(1)
             probs = model.predict_proba(x[test])[:, column]
             asked = model.predict_proba(query)[:, column] if len(query) else np.zeros(0)
-        outputs = {"probabilities": _npy(ctx.blobs, probs.astype("<f8")),
-                   "indices": _npy(ctx.blobs, test.astype("<i8")),
-                   "query": _npy(ctx.blobs, asked.astype("<f8"))}
+        outputs = {"probabilities": put_array(ctx.blobs, probs.astype("<f8")),
+                   "indices": put_array(ctx.blobs, test.astype("<i8")),
+                   "query": put_array(ctx.blobs, asked.astype("<f8"))}
         return TaskResult(outputs=outputs, metrics={"train": len(train), "test": len(test),
                                                     "query": len(query)})
 
@@ -204,8 +183,8 @@ def detector_scores(real: np.ndarray, synthetic: np.ndarray, query: np.ndarray,
         raise GateError(f"{folds} folds need at least {folds} real and synthetic records")
     x = np.concatenate([real, synthetic])
     y = np.r_[np.zeros(len(real), dtype=np.int64), np.ones(len(synthetic), dtype=np.int64)]
-    inputs = [_npy(runner.blobs, x.astype("<f8")), _npy(runner.blobs, y.astype("<i8")),
-              _npy(runner.blobs, query.astype("<f8"))]
+    inputs = [put_array(runner.blobs, x.astype("<f8")), put_array(runner.blobs, y.astype("<i8")),
+              put_array(runner.blobs, query.astype("<f8"))]
     params = {"folds": folds, "seed": seed, "precision_features": precision_features,
               "max_iter": max_iter}
     oof = np.full(len(x), np.nan)
@@ -213,8 +192,8 @@ def detector_scores(real: np.ndarray, synthetic: np.ndarray, query: np.ndarray,
     # Histogram boosting: about n·d binning work per round and tree level (31 leaves).
     flops = float(len(x) * x.shape[1] * max_iter * 32 * (folds - 1))
     for cids in runner.run(DETECTOR_TASK, inputs, params, folds, flops=flops):
-        oof[_load(runner.blobs, cids[1])] = _load(runner.blobs, cids[0])
-        asked += _load(runner.blobs, cids[2]) / folds
+        oof[get_array(runner.blobs, cids[1])] = get_array(runner.blobs, cids[0])
+        asked += get_array(runner.blobs, cids[2]) / folds
     if np.isnan(oof).any():
         raise GateError(f"{DETECTOR_TASK}: the folds did not cover every record")
     return oof[:len(real)], oof[len(real):], asked
