@@ -462,7 +462,11 @@ def _summary(story: _Story) -> None:
         ("dataset digits@1", f"{f['dataset']['records']} records, manifest "
                              f"{f['dataset']['manifest_cid']}"),
         *[(f"planted {k.replace('_', ' ')}", f"{v['caught']}/{v['planted']} caught by "
-           f"{', '.join(v['by']) or 'no gate'}") for k, v in f["dataset"]["planted"].items()],
+           f"{', '.join(v['by']) or 'no gate'}") for k, v in f["dataset"]["planted"].items()
+          if k != "clean"],
+        ("clean records kept out", "{caught}/{planted} (by {by})".format(
+            **{**f["dataset"]["planted"]["clean"],
+               "by": ", ".join(f["dataset"]["planted"]["clean"]["by"]) or "no gate"})),
         ("training job", f"placed on {', '.join(f['train']['placed'])}, verified by "
                          f"replication, paid {sum(f['train']['paid_micro'].values())} µcr"),
         ("inference job", f"{len(f['infer']['attempts'])} attempts; caught "

@@ -273,3 +273,23 @@ def test_backdoor_gate_skips_what_it_cannot_judge_and_refuses_bad_thresholds(poo
                                           GateContext(schema=DIGITS, runner=_runner(tmp_path)))
     with pytest.raises(GateError, match="unexpected keyword"):
         gate("backdoor", trigger_size=2)
+
+
+def test_a_large_dataset_is_sampled_down_to_max_existing(tmp_path):
+    from sklearn.datasets import load_digits
+
+    from plexnet.core.blobstore import LocalBlobStore
+    from plexnet.data.gates.base import GateContext, gate
+
+    x, y = load_digits(return_X_y=True)
+    existing = Records.make(y[:1200], x=x[:1200])
+    batch_x, batch_y = x[1200:].copy(), y[1200:].copy()
+    poisoned = np.random.default_rng(0).choice(len(batch_y), 30, replace=False)
+    for i in poisoned:
+        batch_x[i].reshape(8, 8)[6:8, 6:8] = 16.0
+        batch_y[i] = 7
+    ctx = GateContext(schema=DIGITS, existing=existing, blobs=LocalBlobStore(tmp_path))
+    result = gate("backdoor", max_existing=600).check(Records.make(batch_y, x=batch_x), ctx)
+    flagged, planted = result.indices(), set(poisoned.tolist())
+    assert len(flagged & planted) >= 27 and len(flagged - planted) <= 6
+    assert sum(c["records"] for c in result.stats["classes"].values()) == 600 + len(batch_y)
