@@ -8,6 +8,8 @@ Modules:
     batch (batch.py)           — the infer.batch task kind: predictions for one shard
     distributed (distributed.py) — train.supervised as a gang task: data-parallel MLP, checkpoints
     registry (registry.py)     — register_model(): model.register entries with lineage
+    encrypted (encrypted.py)   — KeyOwner, CKKSServer, PolyModel: CKKS (TenSEAL) inference on
+                                 encrypted inputs, packed feature-major
     router (router.py)         — Router: each request to the cheapest model expected to answer
                                  it well; evaluate(): APGR, CPT, the quality-cost curve
 """
