@@ -10,6 +10,8 @@ Modules:
     registry (registry.py)     — register_model(): model.register entries with lineage
     encrypted (encrypted.py)   — KeyOwner, CKKSServer, PolyModel: CKKS (TenSEAL) inference on
                                  encrypted inputs, packed feature-major
+    serving (serving.py)       — create_app(): HTTP model server (FastAPI), models by CID,
+                                 micro-batching, Prometheus metrics
     router (router.py)         — Router: each request to the cheapest model expected to answer
                                  it well; evaluate(): APGR, CPT, the quality-cost curve
 """
