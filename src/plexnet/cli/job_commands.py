@@ -150,8 +150,11 @@ def _load_task_kinds() -> None:
     """Register plexnet's own task kinds (the CLI is the one layer that may know them all)."""
     import plexnet.compute.matmul
     import plexnet.models.batch
+    import plexnet.models.distill
     import plexnet.models.distributed
-    import plexnet.models.supervised  # noqa: F401
+    import plexnet.models.rl
+    import plexnet.models.supervised
+    import plexnet.models.unsupervised  # noqa: F401
 
 
 @contextlib.contextmanager

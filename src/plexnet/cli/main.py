@@ -25,6 +25,7 @@ from plexnet.cli import (
     network_commands,
 )
 from plexnet.cli.output import err
+from plexnet.cli.serve_command import serve
 from plexnet.cli.simulate_command import simulate
 from plexnet.cli.workspace import Workspace
 
@@ -47,6 +48,7 @@ app.add_typer(network_commands.provider_app, name="provider")
 app.add_typer(job_commands.app, name="job")
 app.add_typer(data_commands.app, name="data")
 app.command("simulate")(simulate)
+app.command("serve")(serve)
 
 
 @app.callback()

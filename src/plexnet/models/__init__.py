@@ -8,6 +8,13 @@ Modules:
     batch (batch.py)           — the infer.batch task kind: predictions for one shard
     distributed (distributed.py) — train.supervised as a gang task: data-parallel MLP, checkpoints
     registry (registry.py)     — register_model(): model.register entries with lineage
+    unsupervised (unsupervised.py) — train.kmeans and train.autoencoder task kinds; encode(),
+                                 anomaly_scores()
+    rl (rl.py)                 — the train.rl task kind: CartPole, REINFORCE with a baseline
+    flops (flops.py)           — measure_flops(), flops_report(): 6·N·D against counted FLOPs
+    distill (distill.py)       — the train.distill task kind, distill(), distillation_loss()
+    compress (compress.py)     — int8 dynamic quantization, ONNX export and int8, check_onnx()
+    promotion (promotion.py)   — measure(), promote(): the accuracy-share and speedup gate
     encrypted (encrypted.py)   — KeyOwner, CKKSServer, PolyModel: CKKS (TenSEAL) inference on
                                  encrypted inputs, packed feature-major
     serving (serving.py)       — create_app(): HTTP model server (FastAPI), models by CID,
