@@ -14,6 +14,7 @@ Modules:
     data_commands (data_commands.py)     — plexnet data ingest|admit|gate|gates|list|show|report|
                                            contributors|prove|check|lineage|export
     simulate_command (simulate_command.py) — plexnet simulate: market simulation on real traces
+    serve_command (serve_command.py)   — plexnet serve: the HTTP model server
     demo (demo.py)                       — plexnet demo: the end-to-end story
 """
 

@@ -152,6 +152,7 @@ def _load_task_kinds() -> None:
     import plexnet.models.batch
     import plexnet.models.distill
     import plexnet.models.distributed
+    import plexnet.models.lm
     import plexnet.models.rl
     import plexnet.models.supervised
     import plexnet.models.unsupervised  # noqa: F401

@@ -11,6 +11,8 @@ Modules:
     unsupervised (unsupervised.py) — train.kmeans and train.autoencoder task kinds; encode(),
                                  anomaly_scores()
     rl (rl.py)                 — the train.rl task kind: CartPole, REINFORCE with a baseline
+    lm (lm.py)                 — byte-level transformer LM: lm.pretrain, lm.sft, lm.reward and
+                                 lm.dpo task kinds on the standard library's docstrings
     flops (flops.py)           — measure_flops(), flops_report(): 6·N·D against counted FLOPs
     distill (distill.py)       — the train.distill task kind, distill(), distillation_loss()
     compress (compress.py)     — int8 dynamic quantization, ONNX export and int8, check_onnx()
