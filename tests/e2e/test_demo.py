@@ -46,6 +46,14 @@ def test_demo_end_to_end(tmp_path):
     assert infer["caught"] == ["edge"] and "edge" not in infer["paid_micro"]
     assert infer["slashed_micro"]["edge"] > 0
     assert infer["lost_providers"] == ["desktop"]
+    # the model's lineage reads back from the ledger: data, contributors and the job
+    lineage = subprocess.run([sys.executable, "-m", "plexnet", "model", "lineage",
+                              facts["model"]["model_id"], "--json"], env=env,
+                             capture_output=True, timeout=120)
+    assert lineage.returncode == 0, lineage.stderr.decode()
+    edges = {(e["from"], e["label"]) for e in json.loads(lineage.stdout)["edges"]}
+    assert ("digits@1", "trained on") in edges
+    assert (f"job:{train['job_id']}", "trained by") in edges
     assert any(a["status"] == "lost" for a in infer["attempts"])
     assert any(a["verdict"] == "bad" for a in infer["attempts"])
     ledger = facts["ledger"]

@@ -12,9 +12,11 @@ Modules:
                                            join|leave|list|show
     job_commands (job_commands.py)       — plexnet job quote|submit|status|list|cancel|logs
     data_commands (data_commands.py)     — plexnet data ingest|admit|gate|gates|list|show|report|
-                                           contributors|prove|check|lineage|export
+                                           contributors|prove|check|lineage|export|augment|
+                                           synthesize
+    model_commands (model_commands.py)   — plexnet model list|show|lineage: the registry
     simulate_command (simulate_command.py) — plexnet simulate: market simulation on real traces
-    serve_command (serve_command.py)   — plexnet serve: the HTTP model server
+    serve_command (serve_command.py)     — plexnet serve: the HTTP model server
     demo (demo.py)                       — plexnet demo: the end-to-end story
 """
 

@@ -22,6 +22,7 @@ from plexnet.cli import (
     id_commands,
     job_commands,
     ledger_commands,
+    model_commands,
     network_commands,
 )
 from plexnet.cli.output import err
@@ -47,6 +48,7 @@ app.add_typer(network_commands.network_app, name="network")
 app.add_typer(network_commands.provider_app, name="provider")
 app.add_typer(job_commands.app, name="job")
 app.add_typer(data_commands.app, name="data")
+app.add_typer(model_commands.app, name="model")
 app.command("simulate")(simulate)
 app.command("serve")(serve)
 

@@ -22,7 +22,9 @@ __all__ = ["Lineage", "LineageEdge", "LineageNode", "dataset_lineage", "draw_lin
 
 @dataclass(frozen=True)
 class LineageNode:
-    """A dataset version (``kind="dataset"``) or a contributor (``kind="contributor"``)."""
+    """A dataset version (``kind="dataset"``) or a contributor (``kind="contributor"``);
+    other layers add their own kinds (``model``, ``job``) with a ``caption`` in
+    ``detail``, which :func:`draw_lineage` prints under the label."""
 
     key: str
     kind: str
@@ -109,6 +111,10 @@ def _depths(lineage: Lineage) -> dict[str, int]:
     return depth
 
 
+_COLOURS = {"dataset": "#cfe3ff", "contributor": "#e8f5d0", "model": "#ffe2c4",
+            "job": "#eadcf7"}
+
+
 def draw_lineage(lineage: Lineage, path: Path) -> Path:
     """Draw ``lineage`` as a PNG at ``path``: one column per generation."""
     import matplotlib
@@ -135,9 +141,13 @@ def draw_lineage(lineage: Lineage, path: Path) -> Path:
                 color="#333")
     for node in lineage.nodes:
         x, y = where[node.key]
-        colour = "#cfe3ff" if node.kind == "dataset" else "#e8f5d0"
-        text = node.label if node.kind == "contributor" else \
-            f"{node.label}\n{node.detail['records']} records\n{node.detail['root'][:12]}…"
+        colour = _COLOURS.get(node.kind, "#eeeeee")
+        if node.kind == "dataset":
+            text = f"{node.label}\n{node.detail['records']} records\n{node.detail['root'][:12]}…"
+        elif "caption" in node.detail:  # other layers' nodes (models, jobs) bring their own
+            text = f"{node.label}\n{node.detail['caption']}"
+        else:
+            text = node.label
         ax.text(x, y, text, ha="center", va="center", fontsize=8,
                 bbox={"boxstyle": "round", "facecolor": colour, "edgecolor": "#678"})
     ax.set_xlim(-0.6, max(columns) + 0.6)

@@ -8,6 +8,7 @@ Modules:
     batch (batch.py)           — the infer.batch task kind: predictions for one shard
     distributed (distributed.py) — train.supervised as a gang task: data-parallel MLP, checkpoints
     registry (registry.py)     — register_model(): model.register entries with lineage
+    lineage (lineage.py)       — model_lineage(): parents, dataset versions, contributors, job
     unsupervised (unsupervised.py) — train.kmeans and train.autoencoder task kinds; encode(),
                                  anomaly_scores()
     rl (rl.py)                 — the train.rl task kind: CartPole, REINFORCE with a baseline
