@@ -82,13 +82,11 @@ from typing import Any, Final
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 from torch import nn
 
 from plexnet.compute.task import TaskContext, TaskKind, TaskResult, register
-from plexnet.core import canonical
 from plexnet.models.errors import ArtifactError, ModelError
+from plexnet.models.mlp import fill_weights, read_artifact, save_artifact
 
 __all__ = [
     "DPO_DEFAULTS",
@@ -374,10 +372,7 @@ def save_lm(model: TransformerLM | RewardModel) -> bytes:
 
     The tied head shares the embedding's storage, so only the embedding is stored.
     """
-    tensors = {k: v.detach().clone().contiguous()
-               for k, v in sorted(model.state_dict().items())}
-    meta = {"arch": model.arch, **asdict(model.config)}
-    return st_save(tensors, metadata={"plexnet": canonical.dumps(meta).decode()})
+    return save_artifact(model, {"arch": model.arch, **asdict(model.config)})
 
 
 def load_lm(data: bytes, *, arch: str | None = None) -> TransformerLM | RewardModel:
@@ -387,15 +382,7 @@ def load_lm(data: bytes, *, arch: str | None = None) -> TransformerLM | RewardMo
     Raises:
         ArtifactError: if the bytes are not a plexnet language-model artifact of ``arch``.
     """
-    try:
-        tensors = st_load(data)
-        header_len = int.from_bytes(data[:8], "little")
-        header = canonical.loads(data[8 : 8 + header_len])
-        meta: dict[str, Any] = canonical.loads(header["__metadata__"]["plexnet"])
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise ArtifactError(f"not a plexnet model artifact: {exc}") from None
-    except Exception as exc:  # safetensors raises its own error types
-        raise ArtifactError(f"not a safetensors file: {exc}") from None
+    tensors, meta = read_artifact(data)
     kind = meta.pop("arch", None)
     if kind not in ("lm", "lm-reward") or (arch is not None and kind != arch):
         raise ArtifactError(f"expected a {arch or 'lm'} artifact, got architecture {kind!r}")
@@ -404,11 +391,7 @@ def load_lm(data: bytes, *, arch: str | None = None) -> TransformerLM | RewardMo
     except (TypeError, ModelError) as exc:
         raise ArtifactError(f"bad language-model configuration: {exc}") from None
     model: TransformerLM | RewardModel = (TransformerLM if kind == "lm" else RewardModel)(config)
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        raise ArtifactError(f"weights do not fit the declared architecture: {exc}") from None
-    model.eval()
+    fill_weights(model, tensors)
     return model
 
 

@@ -46,17 +46,20 @@ class MLP(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def save_mlp(model: MLP) -> bytes:
-    """Serialize weights and architecture as safetensors bytes (deterministic)."""
-    tensors = {k: v.detach().contiguous() for k, v in sorted(model.state_dict().items())}
-    return st_save(tensors, metadata={"plexnet": canonical.dumps(model.config).decode()})
+def save_artifact(model: nn.Module, config: dict[str, Any]) -> bytes:
+    """Any plexnet model's weights as safetensors bytes, with ``config`` (its
+    architecture, as canonical JSON) in the metadata; deterministic. Tensors are
+    cloned, so weights that share storage (a tied head) are stored apart."""
+    tensors = {k: v.detach().clone().contiguous()
+               for k, v in sorted(model.state_dict().items())}
+    return st_save(tensors, metadata={"plexnet": canonical.dumps(config).decode()})
 
 
-def load_mlp(data: bytes) -> MLP:
-    """Rebuild an MLP from :func:`save_mlp` bytes.
+def read_artifact(data: bytes) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The tensors and the config of :func:`save_artifact` bytes.
 
     Raises:
-        ArtifactError: if the bytes are not a plexnet MLP artifact.
+        ArtifactError: if the bytes are not a safetensors file with a plexnet config.
     """
     try:
         tensors = st_load(data)
@@ -67,14 +70,41 @@ def load_mlp(data: bytes) -> MLP:
         raise ArtifactError(f"not a plexnet model artifact: {exc}") from None
     except Exception as exc:  # safetensors raises its own error types
         raise ArtifactError(f"not a safetensors file: {exc}") from None
-    if config.get("arch") != "mlp":
-        raise ArtifactError(f"unknown architecture {config.get('arch')!r}")
-    model = MLP(int(config["in"]), [int(h) for h in config["hidden"]], int(config["out"]))
+    return tensors, config
+
+
+def fill_weights(model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """Load ``tensors`` into ``model`` (strictly) and put it in eval mode.
+
+    Raises:
+        ArtifactError: if the weights do not fit the model's architecture.
+    """
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
         raise ArtifactError(f"weights do not fit the declared architecture: {exc}") from None
     model.eval()
+
+
+def save_mlp(model: MLP) -> bytes:
+    """Serialize weights and architecture as safetensors bytes (deterministic)."""
+    return save_artifact(model, model.config)
+
+
+def load_mlp(data: bytes) -> MLP:
+    """Rebuild an MLP from :func:`save_mlp` bytes.
+
+    Raises:
+        ArtifactError: if the bytes are not a plexnet MLP artifact.
+    """
+    tensors, config = read_artifact(data)
+    if config.get("arch") != "mlp":
+        raise ArtifactError(f"unknown architecture {config.get('arch')!r}")
+    try:
+        model = MLP(int(config["in"]), [int(h) for h in config["hidden"]], int(config["out"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"not a plexnet model artifact: {exc}") from None
+    fill_weights(model, tensors)
     return model
 
 

@@ -48,15 +48,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 from torch import nn
 
 from plexnet.compute.task import TaskContext, TaskKind, TaskResult, register
-from plexnet.core import canonical
 from plexnet.data.dataset import load_arrays
 from plexnet.models.errors import ArtifactError, ModelError
 from plexnet.models.flops import flops_report, measure_flops
+from plexnet.models.mlp import fill_weights, read_artifact, save_artifact
 from plexnet.models.supervised import split_indices
 
 __all__ = [
@@ -274,8 +272,7 @@ class Autoencoder(nn.Module):
 
 def save_autoencoder(model: Autoencoder) -> bytes:
     """Serialize weights and architecture as safetensors bytes (deterministic)."""
-    tensors = {k: v.detach().contiguous() for k, v in sorted(model.state_dict().items())}
-    return st_save(tensors, metadata={"plexnet": canonical.dumps(model.config).decode()})
+    return save_artifact(model, model.config)
 
 
 def load_autoencoder(data: bytes) -> Autoencoder:
@@ -284,26 +281,15 @@ def load_autoencoder(data: bytes) -> Autoencoder:
     Raises:
         ArtifactError: if the bytes are not a plexnet autoencoder artifact.
     """
+    tensors, config = read_artifact(data)
+    if config.get("arch") != "autoencoder":
+        raise ArtifactError(f"not an autoencoder: architecture {config.get('arch')!r}")
     try:
-        tensors = st_load(data)
-        header_len = int.from_bytes(data[:8], "little")
-        header = canonical.loads(data[8 : 8 + header_len])
-        config: dict[str, Any] = canonical.loads(header["__metadata__"]["plexnet"])
-        if config.get("arch") != "autoencoder":
-            raise ArtifactError(f"not an autoencoder: architecture {config.get('arch')!r}")
         model = Autoencoder(int(config["in"]), [int(h) for h in config["hidden"]],
                             int(config["bottleneck"]))
-    except ArtifactError:
-        raise
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"not a plexnet model artifact: {exc}") from None
-    except Exception as exc:  # safetensors raises its own error types
-        raise ArtifactError(f"not a safetensors file: {exc}") from None
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        raise ArtifactError(f"weights do not fit the declared architecture: {exc}") from None
-    model.eval()
+    fill_weights(model, tensors)
     return model
 
 
