@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from plexnet.cli.output import JsonFlag, err, out, print_json, print_table, short
+from plexnet.cli.output import JsonFlag, err, out, print_json, print_table, short, show_lineage
 from plexnet.cli.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -535,20 +535,10 @@ def lineage(
     json_out: JsonFlag = False,
 ) -> None:
     """Where a version came from: parent versions, derivations and contributors."""
-    from plexnet.data.lineage import dataset_lineage, draw_lineage
+    from plexnet.data.lineage import dataset_lineage
 
     ws: Workspace = ctx.obj
-    graph = dataset_lineage(ws.ledger, ref)
-    if png is not None:
-        draw_lineage(graph, png)
-    if json_out:
-        print_json(graph.to_json())
-        return
-    labels = {n.key: n.label for n in graph.nodes}
-    for e in graph.edges:
-        out.print(f"{labels[e.source]} --{e.label}--> {labels[e.target]}", highlight=False)
-    if png is not None:
-        err.print(f"drew {png}")
+    show_lineage(dataset_lineage(ws.ledger, ref), png, json_out)
 
 
 @app.command("export")

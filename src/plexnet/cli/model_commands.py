@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from plexnet.cli.output import JsonFlag, err, out, print_json, print_table, short
+from plexnet.cli.output import JsonFlag, print_json, print_table, short, show_lineage
 from plexnet.cli.workspace import Workspace
 
 __all__ = ["app"]
@@ -71,18 +71,7 @@ def lineage(
     json_out: JsonFlag = False,
 ) -> None:
     """Where a model came from: parent models, dataset versions, contributors, the job."""
-    from plexnet.data.lineage import draw_lineage
     from plexnet.models.lineage import model_lineage
 
     ws: Workspace = ctx.obj
-    graph = model_lineage(ws.ledger, model)
-    if png is not None:
-        draw_lineage(graph, png)
-    if json_out:
-        print_json(graph.to_json())
-        return
-    labels = {n.key: n.label for n in graph.nodes}
-    for e in graph.edges:
-        out.print(f"{labels[e.source]} --{e.label}--> {labels[e.target]}", highlight=False)
-    if png is not None:
-        err.print(f"drew {png}")
+    show_lineage(model_lineage(ws.ledger, model), png, json_out)

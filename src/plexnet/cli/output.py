@@ -51,3 +51,20 @@ def short(text: str, keep: int = 12) -> str:
     if len(text) <= 2 * keep + 1:
         return text
     return f"{text[:keep]}…{text[-6:]}"
+
+
+def show_lineage(graph: Any, png: Any, json_out: bool) -> None:
+    """Print a lineage (``plexnet.data.lineage.Lineage``) as JSON or one edge per line,
+    and draw it to ``png`` if given."""
+    if png is not None:
+        from plexnet.data.lineage import draw_lineage
+
+        draw_lineage(graph, png)
+    if json_out:
+        print_json(graph.to_json())
+        return
+    labels = {n.key: n.label for n in graph.nodes}
+    for e in graph.edges:
+        out.print(f"{labels[e.source]} --{e.label}--> {labels[e.target]}", highlight=False)
+    if png is not None:
+        err.print(f"drew {png}")
