@@ -102,7 +102,10 @@ def story(ledger: Ledger, cast: Cast) -> dict[str, str]:
         e(alice, md.ModelRegister(model_id="digits-mlp", artifact_cid=artifact,
                                   lineage=md.Lineage(dataset="digits@1", dataset_root="cd" * 32,
                                                      job_id="job-1"),
-                                  metrics={"accuracy": 0.9})),
+                                  metrics={"accuracy": 0.9},
+                                  card=md.ModelCard(architecture={"arch": "mlp", "in": 64},
+                                                    params=9610, tier="L0",
+                                                    artifacts={"onnx": cid_for(b"onnx")}))),
     ])
     ledger.append([
         e(alice, cr.Escrow(escrow_id="job-2", amount=cr.micro(3), arbiter=op.did)),

@@ -240,6 +240,8 @@ models = Table(
     Column("artifact_cid", String(128), nullable=False),
     Column("lineage", Text, nullable=False),
     Column("metrics", Text, nullable=False),
+    Column("card", Text, nullable=False),       # architecture, N, tier, other formats
+    Column("receipts", Text, nullable=False),   # seqs of the receipts listing the artifact
     Column("registered_seq", BigInteger, nullable=False),
 )
 
