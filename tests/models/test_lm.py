@@ -1,7 +1,8 @@
 """The byte-level LM stages: each learns on known-answer data, is reproducible, refuses bad input.
 
 One small pipeline (pretrain -> SFT -> reward model, DPO) runs once through the registered
-task kinds and a real blob store, and the tests read its metrics and artifacts.
+task kinds and a real blob store, and the tests read its metrics and artifacts. The model
+itself (tokens, artifacts, scoring) is tested in test_lm_model.py.
 """
 
 from __future__ import annotations
@@ -11,23 +12,15 @@ import torch
 
 from plexnet.compute.task import TaskContext, load_task
 from plexnet.core.blobstore import LocalBlobStore
-from plexnet.models import ArtifactError, ModelError
-from plexnet.models.lm import (
-    EOS,
-    SPECIALS,
-    VOCAB,
+from plexnet.models import ModelError, lm, lm_model
+from plexnet.models.lm import instruction_pairs, preference_pairs, pretrain, sft
+from plexnet.models.lm_model import (
     LMConfig,
     RewardModel,
     TransformerLM,
-    decode,
     encode,
-    instruction_pairs,
     load_lm,
-    preference_pairs,
-    pretrain,
     save_lm,
-    sft,
-    split_corpus,
     stdlib_corpus,
 )
 
@@ -58,23 +51,6 @@ def pipeline(tmp_path_factory, corpus):
     out["dpo"] = load_task("lm.dpo").run(ctx, [sft_cid, corpus_cid],
                                          {"tasks": TASKS, "steps": 30})
     return out
-
-
-def test_corpus_is_deterministic_and_split(corpus):
-    assert stdlib_corpus() == corpus
-    assert b"json.dumps\nSerialize" in corpus
-    train, val = split_corpus(corpus)
-    assert len(val) > 0.05 * len(corpus) and len(train) + len(val) <= len(corpus)
-    assert val not in train
-
-
-def test_tokens_round_trip():
-    ids = encode("<|bos|><|q|>upper: abc<|a|>ABC<|eos|>")
-    assert ids[:2] == [256, 258] and ids[-1] == EOS and max(ids) < VOCAB
-    assert decode(ids) == "<|bos|><|q|>upper: abc<|a|>ABC<|eos|>"
-    assert encode("é") == [0xC3, 0xA9]  # bytes, not characters
-    assert encode("<|eos|>", specials=False) == list(b"<|eos|>")
-    assert len(SPECIALS) == VOCAB - 256
 
 
 def test_pretraining_beats_the_unigram_baseline(pipeline):
@@ -140,19 +116,10 @@ def test_empty_corpus_is_refused():
         stdlib_corpus([])
 
 
-def test_context_too_long_is_refused(corpus):
+def test_pairs_longer_than_the_context_are_refused(corpus):
     model = TransformerLM(LMConfig(context=16, d_model=16, n_layer=1, n_head=2))
     with pytest.raises(ModelError, match="exceeds the model's context"):
-        model(torch.zeros((1, 17), dtype=torch.long))
-    with pytest.raises(ModelError, match="exceeds the model's context"):
         sft(model, corpus, {"steps": 1})  # "reverse: abcdefg" pairs need 26 tokens
-
-
-def test_unknown_special_tokens_are_refused():
-    with pytest.raises(ModelError, match=r"unknown special token <\|user\|>"):
-        encode("<|user|>hello")
-    with pytest.raises(ModelError, match="outside the vocabulary"):
-        decode([VOCAB])
 
 
 def test_bad_parameters_and_inputs_are_refused(corpus, tmp_path):
@@ -167,10 +134,7 @@ def test_bad_parameters_and_inputs_are_refused(corpus, tmp_path):
         load_task("lm.sft").run(ctx, ["a"], {})
 
 
-def test_bad_artifacts_are_refused():
-    for data in (b"", b"garbage"):
-        with pytest.raises(ArtifactError):
-            load_lm(data)
-    rm = save_lm(RewardModel(LMConfig(context=8, d_model=8, n_layer=1, n_head=2)))
-    with pytest.raises(ArtifactError, match="expected a lm artifact"):
-        load_lm(rm, arch="lm")
+def test_lm_still_exports_the_model_api():
+    """The stages module re-exports lm_model's names: old imports from lm keep working."""
+    for name in [*lm_model.__all__, "A", "Q"]:
+        assert getattr(lm, name) is getattr(lm_model, name), name

@@ -1,4 +1,11 @@
-"""A byte-level transformer language model and the State-of-GPT stages at toy scale.
+"""The State-of-GPT training stages of the byte-level LM, as compute task kinds, at toy scale.
+
+The model they train — corpus, tokens, the transformer, its artifacts, greedy generation
+and answer scoring — is in :mod:`plexnet.models.lm_model`. Here: the stage parameters and
+their defaults, compute accounting (:func:`count_flops`), the instruction and preference
+pairs, the four stage functions (:func:`pretrain`, :func:`sft`, :func:`train_reward`,
+:func:`dpo`) and their task kinds. This module re-exports every public name of
+``lm_model``, so ``from plexnet.models.lm import ...`` gives the whole API.
 
 The four stages of the usual assistant recipe (Karpathy, "State of GPT", 2023), each a
 registered compute task kind whose inputs and outputs are CIDs in the blob store:
@@ -24,25 +31,10 @@ registered compute task kind whose inputs and outputs are CIDs in the blob store
   chosen-minus-rejected log-likelihood margin and preference accuracy before (policy =
   reference) and after, and the implicit reward margin ``β·(...)`` after.
 
-**Corpus.** :func:`stdlib_corpus` gathers the docstrings (``inspect.getdoc``) of a fixed
-list of standard-library modules and of their public functions, classes and methods, in
-sorted order, as ``name\\n<docstring>\\n\\n`` entries: English prose and code examples,
-available offline on every machine. The bytes depend on the Python version, so the
-corpus is put in the blob store and the stages take its CID: a verifier re-runs a stage
-on the same bytes. Every tenth entry goes to validation (interleaved, so both splits see
-every module's style).
-
-**Tokens.** Bytes 0-255 plus five special tokens (:data:`SPECIALS`): ``<|bos|>``,
-``<|eos|>``, ``<|q|>`` (an instruction follows), ``<|a|>`` (the answer follows) and
-``<|pad|>``. An instruction pair is ``<|bos|><|q|>prompt<|a|>answer<|eos|>``.
-:func:`encode` reads the ``<|name|>`` markup and refuses unknown names.
-
-**Model.** A decoder-only transformer (GPT-2 layout: pre-LayerNorm blocks, causal
-self-attention through ``scaled_dot_product_attention``, a 4x GELU MLP, learned position
-embeddings, the output head tied to the token embedding). Defaults: 2 layers, d_model 96,
-4 heads, context 128 — 0.26 M parameters; 2000 pretraining steps of 16 x 128 bytes (4.1 M
-tokens) took 214 s on one shared CPU core and reached 2.23 bits per byte on validation
-against the unigram 4.78 (``bench/models_lm.py``). SFT's default learning rate, 3e-3 in
+**Training.** With the default model (2 layers, d_model 96, 4 heads, context 128 — 0.26 M
+parameters), 2000 pretraining steps of 16 x 128 bytes (4.1 M tokens) took 214 s on one
+shared CPU core and reached 2.23 bits per byte on validation against the unigram 4.78
+(``bench/models_lm.py``). SFT's default learning rate, 3e-3 in
 the benchmark, is the fastest that learnt: with a 64-wide model, ``upper`` reached exact
 match 0.02 after 400 steps, 0.22 after 500 and 0.83 after 800 (1e-2 did not learn in 400);
 copying a word at an offset that depends on its length needs an induction-like circuit,
@@ -63,20 +55,13 @@ reference's forward pass, which 6·N·D does not. ``wall_s`` is the stage's wall
 ``cost_usd`` = wall_s x ``price_per_device_hour`` / 3600 (default 0.05 USD, a typical
 on-demand price of one cloud vCPU-hour; the stage runs on one core). ``wall_s`` and
 ``cost_usd`` are the only metrics that differ between re-runs.
-
-Artifacts are safetensors with the architecture as canonical JSON in the metadata
-(``{"arch": "lm", ...}`` or ``{"arch": "lm-reward", ...}``), like ``mlp.py``'s.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
-import re
 import time
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -85,314 +70,40 @@ import torch.nn.functional as F
 from torch import nn
 
 from plexnet.compute.task import TaskContext, TaskKind, TaskResult, register
-from plexnet.models.errors import ArtifactError, ModelError
-from plexnet.models.mlp import fill_weights, read_artifact, save_artifact
-
-__all__ = [
-    "DPO_DEFAULTS",
-    "MODULES",
-    "PRETRAIN_DEFAULTS",
-    "REWARD_DEFAULTS",
-    "SFT_DEFAULTS",
-    "SPECIALS",
-    "VOCAB",
-    "DPOTraining",
-    "LMConfig",
-    "Pretraining",
-    "RewardModel",
-    "RewardTraining",
-    "SFTTraining",
-    "TransformerLM",
-    "count_flops",
-    "decode",
-    "dpo",
-    "encode",
-    "exact_match",
-    "instruction_pairs",
-    "load_lm",
-    "preference_pairs",
-    "pretrain",
-    "save_lm",
-    "sft",
-    "split_corpus",
-    "stdlib_corpus",
-    "train_reward",
-    "unigram_bits_per_byte",
-    "words",
-]
-
-SPECIALS: Final = ("bos", "eos", "q", "a", "pad")
-"""Special tokens, numbered from 256 in this order."""
-VOCAB: Final = 256 + len(SPECIALS)
-BOS, EOS, Q, A, PAD = range(256, VOCAB)
-
-MODULES: Final = (
-    "argparse", "base64", "bisect", "calendar", "collections", "colorsys", "contextlib",
-    "copy", "csv", "dataclasses", "datetime", "decimal", "difflib", "enum", "fractions",
-    "functools", "glob", "heapq", "html", "inspect", "io", "ipaddress", "itertools", "json",
-    "logging", "math", "operator", "pathlib", "pprint", "queue", "random", "re", "shlex",
-    "shutil", "statistics", "string", "struct", "tarfile", "tempfile", "textwrap",
-    "threading", "timeit", "typing", "urllib.parse", "uuid", "warnings", "zipfile",
+from plexnet.models.errors import ModelError
+from plexnet.models.lm_model import (
+    BOS,
+    EOS,
+    MODULES,
+    PAD,
+    SPECIALS,
+    VOCAB,
+    LMConfig,
+    RewardModel,
+    TransformerLM,
+    answer_logp,
+    decode,
+    encode,
+    exact_match,
+    load_lm,
+    prompt_ids,
+    save_lm,
+    split_corpus,
+    stdlib_corpus,
+    unigram_bits_per_byte,
+    words,
 )
-"""The standard-library modules whose docstrings make the default corpus."""
+from plexnet.models.lm_model import A as A  # Q and A: public, not in any __all__
+from plexnet.models.lm_model import Q as Q
 
-_SPECIAL_RE: Final = re.compile(rb"<\|([^|<>]*)\|>")
-_WORD_RE: Final = re.compile(rb"\b[a-z]{3,7}\b")
-_VAL_EVERY: Final = 10  # every tenth corpus entry is validation
-
-
-# -- corpus and tokens -------------------------------------------------------------------
-
-def stdlib_corpus(modules: Sequence[str] = MODULES, *, max_bytes: int = 2_000_000) -> bytes:
-    """Docstrings of ``modules`` and their public members, as ``name\\n<doc>\\n\\n`` entries.
-
-    Members are those a module defines itself (re-exports skipped), in sorted order; a
-    class contributes its own methods one level down. Imports each module (standard
-    library only). Stops before ``max_bytes``.
-
-    Raises:
-        ModelError: if a module cannot be imported or nothing is collected.
-    """
-    import importlib
-
-    entries: list[bytes] = []
-    size = 0
-
-    def add(name: str, obj: Any) -> bool:
-        nonlocal size
-        with warnings.catch_warnings():  # typing.io and typing.re warn when read
-            warnings.simplefilter("ignore", DeprecationWarning)
-            doc = inspect.getdoc(obj)
-        if not doc:
-            return True
-        entry = f"{name}\n{doc}\n\n".encode()
-        if size + len(entry) > max_bytes:
-            return False
-        entries.append(entry)
-        size += len(entry)
-        return True
-
-    for mod_name in modules:
-        try:
-            mod = importlib.import_module(mod_name)
-        except ImportError:
-            raise ModelError(f"corpus module {mod_name!r} cannot be imported") from None
-        if not add(mod_name, mod):
-            break
-        for attr in sorted(a for a in vars(mod) if not a.startswith("_")):
-            obj = vars(mod)[attr]
-            if not (inspect.isfunction(obj) or inspect.isclass(obj)):
-                continue
-            if getattr(obj, "__module__", None) != mod.__name__:
-                continue
-            if not add(f"{mod_name}.{attr}", obj):
-                return _joined(entries)
-            if inspect.isclass(obj):
-                for meth in sorted(m for m in vars(obj) if not m.startswith("_")):
-                    if inspect.isfunction(vars(obj)[meth]) and not add(
-                            f"{mod_name}.{attr}.{meth}", vars(obj)[meth]):
-                        return _joined(entries)
-    return _joined(entries)
-
-
-def _joined(entries: list[bytes]) -> bytes:
-    if not entries:
-        raise ModelError("the corpus is empty: no docstrings were collected")
-    return b"".join(entries)
-
-
-def split_corpus(corpus: bytes) -> tuple[bytes, bytes]:
-    """(train, validation) bytes: every tenth ``\\n\\n``-separated entry is validation.
-
-    Raises:
-        ModelError: if the corpus is empty or too small to give both splits bytes.
-    """
-    if not corpus.strip():
-        raise ModelError("the corpus is empty; pass a corpus CID with text in it")
-    entries = [e + b"\n\n" for e in corpus.split(b"\n\n") if e.strip()]
-    val = b"".join(e for i, e in enumerate(entries) if i % _VAL_EVERY == _VAL_EVERY - 1)
-    train = b"".join(e for i, e in enumerate(entries) if i % _VAL_EVERY != _VAL_EVERY - 1)
-    if not val:
-        raise ModelError(f"the corpus has {len(entries)} entries; at least {_VAL_EVERY} "
-                         "(separated by blank lines) are needed for a validation split")
-    return train, val
-
-
-def encode(text: str | bytes, *, specials: bool = True) -> list[int]:
-    """Token ids of ``text``: its UTF-8 bytes, with ``<|name|>`` markup read as specials.
-
-    Raises:
-        ModelError: for markup naming no special token (see :data:`SPECIALS`).
-    """
-    data = text.encode() if isinstance(text, str) else bytes(text)
-    if not specials:
-        return list(data)
-    ids: list[int] = []
-    pos = 0
-    for m in _SPECIAL_RE.finditer(data):
-        name = m.group(1).decode(errors="replace")
-        if name not in SPECIALS:
-            raise ModelError(f"unknown special token <|{name}|>; known: "
-                             + ", ".join(f"<|{s}|>" for s in SPECIALS))
-        ids += list(data[pos:m.start()])
-        ids.append(256 + SPECIALS.index(name))
-        pos = m.end()
-    return ids + list(data[pos:])
-
-
-def decode(ids: Sequence[int]) -> str:
-    """Text of token ids, specials written as ``<|name|>`` markup.
-
-    Raises:
-        ModelError: for an id outside the vocabulary.
-    """
-    out = bytearray()
-    for i in ids:
-        if not 0 <= int(i) < VOCAB:
-            raise ModelError(f"token id {i} is outside the vocabulary (0..{VOCAB - 1})")
-        out += bytes([i]) if i < 256 else f"<|{SPECIALS[i - 256]}|>".encode()
-    return out.decode(errors="replace")
-
-
-def unigram_bits_per_byte(train: bytes, val: bytes) -> float:
-    """Cross-entropy of ``val`` under ``train``'s add-one smoothed byte frequencies."""
-    counts = np.bincount(np.frombuffer(train, dtype=np.uint8), minlength=256) + 1.0
-    logp = np.log2(counts / counts.sum())
-    return float(-logp[np.frombuffer(val, dtype=np.uint8)].mean())
-
-
-def words(corpus: bytes) -> list[str]:
-    """The distinct lowercase words of 3-7 letters in ``corpus``, sorted."""
-    return sorted({w.decode() for w in _WORD_RE.findall(corpus)})
-
-
-# -- the model ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class LMConfig:
-    """Architecture. ``context`` in tokens; ``d_model`` must divide by ``n_head``."""
-
-    context: int = 128
-    d_model: int = 96
-    n_layer: int = 2
-    n_head: int = 4
-
-    def __post_init__(self) -> None:
-        for name in ("context", "d_model", "n_layer", "n_head"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ModelError(f"LMConfig.{name} must be a positive integer, got {value!r}")
-        if self.d_model % self.n_head:
-            raise ModelError(f"d_model {self.d_model} does not divide by n_head {self.n_head}")
-
-
-class _Block(nn.Module):
-    def __init__(self, cfg: LMConfig) -> None:
-        super().__init__()
-        self.n_head = cfg.n_head
-        self.ln1 = nn.LayerNorm(cfg.d_model)
-        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
-        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
-        self.ln2 = nn.LayerNorm(cfg.d_model)
-        self.fc = nn.Linear(cfg.d_model, 4 * cfg.d_model)
-        self.out = nn.Linear(4 * cfg.d_model, cfg.d_model)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, c = x.shape
-        q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)
-        # (B, T, C) -> (B, H, T, C/H)
-        q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        x = x + self.proj(y.transpose(1, 2).reshape(b, t, c))
-        return x + self.out(F.gelu(self.fc(self.ln2(x))))
-
-
-class TransformerLM(nn.Module):
-    """(B, T) token ids -> (B, T, VOCAB) next-token logits; T <= ``config.context``."""
-
-    arch: Final = "lm"
-
-    def __init__(self, config: LMConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.tok = nn.Embedding(VOCAB, config.d_model)
-        self.pos = nn.Embedding(config.context, config.d_model)
-        self.blocks = nn.ModuleList(_Block(config) for _ in range(config.n_layer))
-        self.ln_f = nn.LayerNorm(config.d_model)
-        for module in self.modules():
-            if isinstance(module, nn.Linear | nn.Embedding):
-                nn.init.normal_(module.weight, std=0.02)  # GPT-2's initialisation
-                if isinstance(module, nn.Linear):
-                    nn.init.zeros_(module.bias)
-
-    def hidden(self, ids: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids -> (B, T, d_model) final hidden states.
-
-        Raises:
-            ModelError: if T exceeds the context.
-        """
-        t = ids.shape[1]
-        if t > self.config.context:
-            raise ModelError(f"sequence of {t} tokens exceeds the model's context of "
-                             f"{self.config.context}; shorten it or train with a longer context")
-        x = self.tok(ids) + self.pos(torch.arange(t))
-        for block in self.blocks:
-            x = block(x)
-        return self.ln_f(x)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.hidden(ids) @ self.tok.weight.T  # tied head
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-
-class RewardModel(nn.Module):
-    """A language-model trunk with a scalar head read at each sequence's last real token."""
-
-    arch: Final = "lm-reward"
-
-    def __init__(self, config: LMConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.trunk = TransformerLM(config)
-        self.head = nn.Linear(config.d_model, 1)
-
-    def forward(self, ids: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids and (B,) index of each row's last token -> (B,) rewards."""
-        h = self.trunk.hidden(ids)  # (B, T, C)
-        return self.head(h[torch.arange(len(ids)), last]).squeeze(1)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-
-def save_lm(model: TransformerLM | RewardModel) -> bytes:
-    """Serialize weights and architecture as safetensors bytes (deterministic).
-
-    The tied head shares the embedding's storage, so only the embedding is stored.
-    """
-    return save_artifact(model, {"arch": model.arch, **asdict(model.config)})
-
-
-def load_lm(data: bytes, *, arch: str | None = None) -> TransformerLM | RewardModel:
-    """Rebuild a model from :func:`save_lm` bytes; ``arch`` ("lm", "lm-reward") if given
-    must match.
-
-    Raises:
-        ArtifactError: if the bytes are not a plexnet language-model artifact of ``arch``.
-    """
-    tensors, meta = read_artifact(data)
-    kind = meta.pop("arch", None)
-    if kind not in ("lm", "lm-reward") or (arch is not None and kind != arch):
-        raise ArtifactError(f"expected a {arch or 'lm'} artifact, got architecture {kind!r}")
-    try:
-        config = LMConfig(**meta)
-    except (TypeError, ModelError) as exc:
-        raise ArtifactError(f"bad language-model configuration: {exc}") from None
-    model: TransformerLM | RewardModel = (TransformerLM if kind == "lm" else RewardModel)(config)
-    fill_weights(model, tensors)
-    return model
+__all__ = [  # this module's names and lm_model's
+    "BOS", "DPO_DEFAULTS", "EOS", "MODULES", "PAD", "PRETRAIN_DEFAULTS", "REWARD_DEFAULTS",
+    "SFT_DEFAULTS", "SPECIALS", "VOCAB", "DPOTraining", "LMConfig", "Pretraining", "RewardModel",
+    "RewardTraining", "SFTTraining", "TransformerLM", "answer_logp", "count_flops", "decode",
+    "dpo", "encode", "exact_match", "instruction_pairs", "load_lm", "preference_pairs", "pretrain",
+    "prompt_ids", "save_lm", "sft", "split_corpus", "stdlib_corpus", "train_reward",
+    "unigram_bits_per_byte", "words",
+]
 
 
 # -- compute accounting ------------------------------------------------------------------
@@ -628,10 +339,6 @@ def preference_pairs(pairs: Sequence[tuple[str, str]], seed: int
     return [(q, a, _corrupt(a, q, rng)) for q, a in pairs]
 
 
-def _prompt_ids(prompt: str) -> list[int]:
-    return [BOS, Q, *encode(prompt, specials=False), A]
-
-
 def _batch(seqs: Sequence[tuple[list[int], list[int]]], length: int
            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Right-padded (B, length) ids, (B, length-1) answer mask over the *targets*, and
@@ -649,43 +356,12 @@ def _batch(seqs: Sequence[tuple[list[int], list[int]]], length: int
 
 def _encode_pairs(pairs: Sequence[tuple[str, str]], context: int
                   ) -> list[tuple[list[int], list[int]]]:
-    out = [(_prompt_ids(q), [*encode(a, specials=False), EOS]) for q, a in pairs]
+    out = [(prompt_ids(q), [*encode(a, specials=False), EOS]) for q, a in pairs]
     longest = max(len(q) + len(a) for q, a in out)
     if longest > context:
         raise ModelError(f"an instruction pair of {longest} tokens exceeds the model's context "
                          f"of {context}; use shorter pairs or a longer context")
     return out
-
-
-def _answer_logp(model: TransformerLM, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B,) summed log-probabilities of the masked (answer) targets."""
-    logp = F.log_softmax(model(ids[:, :-1]), dim=-1)  # (B, T-1, V)
-    tok = logp.gather(2, ids[:, 1:, None]).squeeze(2)
-    return (tok * mask).sum(1)
-
-
-@torch.no_grad()
-def exact_match(model: TransformerLM, pairs: Sequence[tuple[str, str]]) -> float:
-    """Share of ``pairs`` whose greedy answer (up to ``<|eos|>``) equals the answer."""
-    model.eval()
-    hits = 0
-    by_len: dict[int, list[tuple[list[int], str]]] = {}
-    for q, a in pairs:
-        ids = _prompt_ids(q)
-        by_len.setdefault(len(ids), []).append((ids, a))
-    for group in by_len.values():
-        x = torch.as_tensor([ids for ids, _ in group])
-        longest = max(len(a) for _, a in group) + 1
-        out = []
-        for _ in range(min(longest, model.config.context - x.shape[1])):
-            nxt = model(x)[:, -1].argmax(-1, keepdim=True)
-            out.append(nxt)
-            x = torch.cat([x, nxt], 1)
-        gen = torch.cat(out, 1).tolist() if out else [[] for _ in group]
-        for row, (_, a) in zip(gen, group, strict=True):
-            ans = row[: row.index(EOS)] if EOS in row else None
-            hits += ans is not None and ans == list(a.encode())
-    return hits / len(pairs)
 
 
 # -- supervised fine-tuning --------------------------------------------------------------
@@ -820,7 +496,7 @@ def _margins(policy: TransformerLM, ref: TransformerLM, triples: Sequence[Any], 
     policy.eval()
     ids, mask, _ = _pair_tensors(triples, length)
     n = len(triples)
-    lp, lr = _answer_logp(policy, ids, mask), _answer_logp(ref, ids, mask)
+    lp, lr = answer_logp(policy, ids, mask), answer_logp(ref, ids, mask)
     margin = lp[:n] - lp[n:]  # log π(c) - log π(r)
     reward = beta * ((lp[:n] - lr[:n]) - (lp[n:] - lr[n:]))
     return {"logp_margin": round(float(margin.mean()), 4),
@@ -857,8 +533,8 @@ def dpo(policy: TransformerLM, corpus: bytes, params: dict[str, Any]
         def step(ids: torch.Tensor = ids, mask: torch.Tensor = mask) -> torch.Tensor:
             opt.zero_grad()
             with torch.no_grad():
-                lr = _answer_logp(ref, ids, mask)
-            lp = _answer_logp(policy, ids, mask)
+                lr = answer_logp(ref, ids, mask)
+            lp = answer_logp(policy, ids, mask)
             z = beta * ((lp[:batch] - lr[:batch]) - (lp[batch:] - lr[batch:]))
             loss = -F.logsigmoid(z).mean()
             loss.backward()
