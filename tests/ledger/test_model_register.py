@@ -89,3 +89,18 @@ def test_a_card_with_a_bad_format_name_or_tier_does_not_parse():
         md.ModelCard(tier="L3")
     with pytest.raises(ValueError):
         md.ModelCard(artifacts={"ONNX file": cid_for(b"x")})
+
+
+def test_verify_model_names_what_holds_and_what_does_not(told, tmp_path):
+    from plexnet.core.blobstore import LocalBlobStore
+    from plexnet.models.lineage import verify_model
+
+    ledger, _cast, _ids = told
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    blobs.put(b"model weights")  # the story's artifact: bytes, but not a model artifact
+    checks = {c.check: c for c in verify_model(ledger, blobs, "digits-mlp")}
+    assert checks["entry"].ok and "signed tree" in checks["entry"].detail
+    assert checks["receipts"].ok and "2 signed receipt(s)" in checks["receipts"].detail
+    assert checks["dataset"].ok
+    assert not checks["artifact"].ok and "not a" in checks["artifact"].detail
+    assert not checks["format:onnx"].ok  # that blob is not in the store
