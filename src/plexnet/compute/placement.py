@@ -61,6 +61,7 @@ __all__ = [
     "Decision",
     "ProviderState",
     "SolverChoice",
+    "eligible",
     "place",
     "quote",
 ]
@@ -239,6 +240,29 @@ def _violation(req: Requirements, s: ProviderState) -> tuple[int, str] | None:
     if _devices(s) == 0:
         return 6, "no free devices"
     return None
+
+
+def eligible(requirements: Requirements, providers: Sequence[ProviderState | ProviderProfile]
+             ) -> tuple[list[ProviderState], list[tuple[str, str]]]:
+    """Split ``providers`` by ``requirements`` alone: no job, deadline or budget.
+
+    For callers that pick a host by other rules than the cost model (a model
+    server, say). A bare ProviderProfile counts as a fresh provider with every
+    device free. Order is kept.
+
+    Returns:
+        The providers that meet every requirement, and ``(name, why)`` for each
+        one that does not, naming the first requirement it breaks.
+    """
+    ok: list[ProviderState] = []
+    excluded: list[tuple[str, str]] = []
+    for p in providers:
+        s = p if isinstance(p, ProviderState) else ProviderState(p)
+        if (broken := _violation(requirements, s)) is None:
+            ok.append(s)
+        else:
+            excluded.append((s.profile.name, broken[1]))
+    return ok, excluded
 
 
 def _binding(req: Requirements, stage: int, left: list[ProviderState]) -> str:
