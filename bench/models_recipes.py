@@ -1,12 +1,14 @@
 """Recipe benchmark (not a test): N, D, 6·N·D against measured FLOPs, wall time and cost.
 
-Four recipes, each trained for real in this process on one CPU thread, side by side
+Five recipes, each trained for real in this process on one CPU thread, side by side
 in one run, each ``--reps`` times with the same seed (the results are bit-identical;
 the wall time is the median over the repetitions):
 
 * supervised: ``train_mlp`` (``supervised.py``) on digits, MLP 64 -> 128 -> 10;
   its measured FLOPs are one full batch's training step (``measure_flops`` on a
   fresh copy of the model) scaled to the samples seen;
+* supervised_cnn: the same recipe with ``arch`` ``"cnn"`` (``cnn.py``: 8x8 images,
+  convolutions of 16 and 32 channels, dense 128), FLOPs measured the same way;
 * k-means: ``kmeans`` (``unsupervised.py``) on digits, k 10, 4 starts;
 * autoencoder: ``train_autoencoder`` on digits, 64 -> 64 -> 8 -> 64 -> 64;
 * RL: ``train_reinforce`` (``rl.py``), REINFORCE with a baseline on CartPole.
@@ -18,7 +20,7 @@ measured FLOPs, their ratio, the median wall time, measured FLOPs per second, an
 the cost at ``--price`` per CPU-core hour (an assumed price, not a measurement:
 one core ran each recipe).
 
-    python bench/models_recipes.py            # about 40 s on 2 cores
+    python bench/models_recipes.py            # about 1 min on 2 cores
     python bench/models_recipes.py --quick    # one repetition, shorter training
 """
 
@@ -41,17 +43,24 @@ from torch import nn
 
 from plexnet.models.flops import flops_report, measure_flops
 from plexnet.models.rl import train_reinforce
-from plexnet.models.supervised import new_model, new_optimizer, train_mlp, training_params
+from plexnet.models.supervised import (
+    new_model,
+    new_optimizer,
+    train_classifier,
+    training_params,
+)
 from plexnet.models.unsupervised import kmeans, train_autoencoder
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def _supervised(x: np.ndarray, y: np.ndarray, epochs: int) -> dict[str, Any]:
-    params = {"epochs": epochs, "seed": 0}
-    _, m = train_mlp(x, y, 10, params)
+def _supervised(x: np.ndarray, y: np.ndarray, epochs: int,
+                arch: dict[str, Any] | None = None) -> dict[str, Any]:
+    params = {"epochs": epochs, "seed": 0, **(arch or {})}
+    shape = [8, 8] if arch else None  # digits are 8x8 images
+    _, m = train_classifier(x, y, 10, params, shape=shape)
     p = training_params(params)
-    model = new_model(x, 10, p)  # a copy of the architecture, to count one step on
+    model = new_model(x, 10, p, shape)  # a copy of the architecture, to count one step on
     opt, batch = new_optimizer(model, p), int(p["batch_size"])
     xb = torch.as_tensor(x[:batch], dtype=torch.float32)
     yb = torch.as_tensor(y[:batch], dtype=torch.long)
@@ -117,6 +126,7 @@ def main() -> None:
     x, y = digits.data, digits.target
     recipes: dict[str, Callable[[], dict[str, Any]]] = {
         "supervised": lambda: _supervised(x, y, epochs),
+        "supervised_cnn": lambda: _supervised(x, y, epochs, {"arch": "cnn"}),
         "kmeans": lambda: _kmeans(x, y),
         "autoencoder": lambda: _autoencoder(x, ae_epochs),
         "rl": lambda: _rl(episodes),
@@ -137,10 +147,10 @@ def main() -> None:
                     "processor": platform.processor() or platform.machine()},
         "recipes": rows,
     }
-    print(f"{'recipe':<12}{'quality':>28}{'value':>9}{'baseline':>10}{'N':>8}{'D':>10}"
+    print(f"{'recipe':<16}{'quality':>28}{'value':>9}{'baseline':>10}{'N':>8}{'D':>10}"
           f"{'6ND':>11}{'measured':>11}{'ratio':>7}{'wall s':>8}{'cost':>11}")
     for name, r in rows.items():
-        print(f"{name:<12}{r['quality']:>28}{r['value']:>9}{r['baseline']:>10}{r['params']:>8}"
+        print(f"{name:<16}{r['quality']:>28}{r['value']:>9}{r['baseline']:>10}{r['params']:>8}"
               f"{r['samples']:>10}{r['flops_estimate']:>11.3g}{r['flops_measured']:>11.3g}"
               f"{r['flops_ratio']:>7}{r['wall_s']:>8}{r['cost']:>11.2e}")
     print(f"\n(cost at an assumed {args.price} per CPU-core hour; wall time: median of {reps})")

@@ -7,8 +7,8 @@ import pytest
 from sklearn.datasets import load_digits
 
 from plexnet.models import ArtifactError, ModelError
-from plexnet.models.mlp import MLP, load_mlp, predict, save_mlp
-from plexnet.models.supervised import train_mlp
+from plexnet.models.mlp import MLP, load_classifier, load_mlp, predict, save_mlp
+from plexnet.models.supervised import train_classifier, train_mlp
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +35,21 @@ def test_artifact_round_trip(digits):
     assert again.config == {"arch": "mlp", "in": 64, "hidden": [128], "out": 10}
 
 
+def test_load_classifier_rebuilds_an_mlp(digits):
+    x, y = digits
+    model, _ = train_classifier(x, y, 10, {"epochs": 2, "arch": "mlp"})
+    again = load_classifier(save_mlp(model))
+    assert isinstance(again, MLP) and again.config == model.config
+    assert np.array_equal(predict(model, x), predict(again, x))
+    assert train_mlp is train_classifier  # the old name, for existing callers
+
+
 @pytest.mark.parametrize("data", [b"", b"garbage", b"\x08" + b"\x00" * 7 + b"{}"])
 def test_garbage_artifacts_are_refused(data):
     with pytest.raises(ArtifactError):
         load_mlp(data)
+    with pytest.raises(ArtifactError):
+        load_classifier(data)
 
 
 def test_weights_that_do_not_fit_are_refused():
@@ -54,3 +65,5 @@ def test_weights_that_do_not_fit_are_refused():
 def test_unknown_parameters_are_refused(digits):
     with pytest.raises(ModelError, match="unknown training parameters"):
         train_mlp(*digits, 10, {"epochz": 3})
+    with pytest.raises(ModelError, match="unknown arch"):
+        train_mlp(*digits, 10, {"arch": "transformer"})

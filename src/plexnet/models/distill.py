@@ -31,9 +31,10 @@ of the teacher's accuracy with 125x fewer parameters and is 2.5x (batch 1) to
 60x (batch 256) faster; a [2] student keeps 45 % and is refused by the gate.
 
 Runs on a provider's node as the ``train.distill`` task kind. Inputs: a dataset
-manifest CID and a teacher artifact CID (a :func:`~plexnet.models.mlp.save_mlp`
-file). Output: the student artifact (safetensors, the same format, so
-``load_mlp`` and ``infer.batch`` take it). Deterministic on CPU for a given seed
+manifest CID and a teacher artifact CID (any classifier artifact, an MLP or a CNN:
+:func:`~plexnet.models.mlp.load_classifier`; the student is always an MLP). Output:
+the student artifact (safetensors, the same format, so ``load_mlp`` and
+``infer.batch`` take it). Deterministic on CPU for a given seed
 (fixed torch seed, one intra-op thread, a seeded shuffle), so a verifier can re-run
 it and compare output CIDs. Metrics: ``params`` (N, the student's),
 ``teacher_params``, ``param_ratio`` (teacher / student), ``samples`` (D),
@@ -57,7 +58,7 @@ from torch.nn import functional as F
 from plexnet.compute.task import TaskContext, TaskKind, TaskResult, register
 from plexnet.data.dataset import load_arrays
 from plexnet.models.errors import ModelError
-from plexnet.models.mlp import MLP, load_mlp, predict, save_mlp
+from plexnet.models.mlp import MLP, load_classifier, predict, save_mlp
 from plexnet.models.supervised import new_model, new_optimizer, split_indices
 
 __all__ = ["DEFAULTS", "DistillTraining", "distill", "distillation_loss"]
@@ -107,11 +108,12 @@ def _params(params: dict[str, Any]) -> dict[str, Any]:
     return {**DEFAULTS, **params}
 
 
-def distill(teacher: MLP, x: np.ndarray, y: np.ndarray, student_hidden: list[int], *,
+def distill(teacher: nn.Module, x: np.ndarray, y: np.ndarray, student_hidden: list[int], *,
             temperature: float = 4.0, alpha: float = 0.7, epochs: int = 40, seed: int = 0,
             batch_size: int = 64, lr: float = 3e-3, weight_decay: float = 1e-4,
             val_fraction: float = 0.15) -> tuple[MLP, dict[str, Any]]:
-    """Train an MLP student with ``student_hidden`` widths from ``teacher`` on (x, y).
+    """Train an MLP student with ``student_hidden`` widths from ``teacher`` (any
+    classifier with ``config["in"]`` and ``config["out"]``: an MLP or a CNN) on (x, y).
 
     The validation split is drawn as :func:`~plexnet.models.supervised.train_mlp`
     draws it, so a teacher trained there with the same seed and fraction never saw
@@ -166,7 +168,8 @@ def distill(teacher: MLP, x: np.ndarray, y: np.ndarray, student_hidden: list[int
             samples += len(idx)
             last = float(loss.item())
     student.eval()
-    n_params, n_teacher = student.num_parameters(), teacher.num_parameters()
+    n_params = student.num_parameters()
+    n_teacher = sum(q.numel() for q in teacher.parameters())
 
     def acc(model: nn.Module, idx: np.ndarray) -> float | None:
         return round(float((predict(model, x[idx]) == y[idx]).mean()), 4) if len(idx) else None
@@ -197,7 +200,7 @@ class DistillTraining(TaskKind):
                              "teacher model CID")
         p = _params(params)
         x, y, manifest = load_arrays(ctx.blobs, inputs[0])
-        teacher = load_mlp(ctx.blobs.get(inputs[1]))
+        teacher = load_classifier(ctx.blobs.get(inputs[1]))
         n_labels = len(manifest.schema_.labels)
         if int(teacher.config["out"]) != n_labels:
             raise ModelError(f"the teacher has {teacher.config['out']} classes but "

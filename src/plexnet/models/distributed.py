@@ -1,8 +1,10 @@
 """``train.supervised`` as a gang task: the MLP recipe, data-parallel over ``n`` ranks.
 
 The same parameters and defaults as :func:`supervised.train_mlp` and the same
-train/validation split; the differences are what data parallelism and segment
-replays need:
+train/validation split, for MLPs only: ``arch`` ``"cnn"`` and a second input (a
+parent model to fine-tune) are refused with a :class:`ModelError`, as ``dp`` is,
+rather than silently training something else. The differences are what data
+parallelism and segment replays need:
 
 * The run is a sequence of global steps. Step ``s`` is batch ``s mod B`` of epoch
   ``s div B`` (``B`` batches an epoch), in an order drawn from
@@ -87,6 +89,20 @@ def load_checkpoint(data: bytes, p: dict[str, Any]) -> tuple[MLP, torch.optim.Ad
         raise ArtifactError(f"not a plexnet training checkpoint: {exc}") from None
 
 
+def _gang_params(params: dict[str, Any], inputs: list[str]) -> dict[str, Any]:
+    """:func:`training_params` for the gang, which trains MLPs from scratch only."""
+    p = training_params(params)
+    if p["arch"] != "mlp":
+        raise ModelError(f"the gang version of train.supervised trains MLPs only, not arch "
+                         f"{p['arch']!r}: submit the job as a parallel (not coupled) one")
+    if len(inputs) == 2:
+        raise ModelError("the gang version of train.supervised cannot fine-tune from a parent "
+                         "model: submit the job as a parallel (not coupled) one")
+    if len(inputs) != 1:
+        raise ModelError("train.supervised takes exactly one input: a dataset manifest CID")
+    return p
+
+
 @register_gang("train.supervised")
 class DistributedSupervised(GangTask):
     """Train an MLP classifier on the dataset version named by the single input, in a gang."""
@@ -97,8 +113,6 @@ class DistributedSupervised(GangTask):
         self._perm: tuple[int, int, torch.Tensor] = (-1, -1, torch.empty(0))
 
     def _load(self, blobs: BlobStore, inputs: list[str], p: dict[str, Any]) -> _Data:
-        if len(inputs) != 1:
-            raise ModelError("train.supervised takes exactly one input: a dataset manifest CID")
         key = f"{inputs[0]}/{p['seed']}/{p['val_fraction']}"
         if key not in self._data:
             x, y, manifest = load_arrays(blobs, inputs[0])
@@ -109,14 +123,12 @@ class DistributedSupervised(GangTask):
         return self._data[key]
 
     def prepare(self, blobs: BlobStore, inputs: list[str], params: dict[str, Any]) -> None:
-        p = training_params(params)
+        p = _gang_params(params, inputs)
         self._load(blobs, inputs, p)
         new_optimizer(MLP(1, [], 1), p)  # the first optimizer imports torch._dynamo (~1.4 s)
 
     def total_steps(self, blobs: BlobStore, inputs: list[str], params: dict[str, Any]) -> int:
-        p = training_params(params)
-        if len(inputs) != 1:
-            raise ModelError("train.supervised takes exactly one input: a dataset manifest CID")
+        p = _gang_params(params, inputs)
         records = len(load_manifest(blobs, inputs[0]).leaves)
         n_train = records - round(records * float(p["val_fraction"]))
         return int(p["epochs"]) * math.ceil(n_train / int(p["batch_size"]))
@@ -154,7 +166,7 @@ class DistributedSupervised(GangTask):
             start: str | None, steps: tuple[int, int]) -> SegmentResult:
         import torch.distributed as dist
 
-        p = training_params(params)
+        p = _gang_params(params, inputs)
         torch.set_num_threads(1)  # determinism: one reduction order inside each kernel
         data = self._load(ctx.blobs, inputs, p)
         train, xt, yt = data[3], data[5], data[6]
@@ -196,7 +208,7 @@ class DistributedSupervised(GangTask):
 
     def finish(self, blobs: BlobStore, inputs: list[str], params: dict[str, Any],
                checkpoint: str) -> TaskResult:
-        p = training_params(params)
+        p = _gang_params(params, inputs)
         x, y, _, train, val, _, _ = self._load(blobs, inputs, p)
         model, _, step = load_checkpoint(blobs.get(checkpoint), p)
         model.eval()

@@ -18,10 +18,19 @@ The two differ, and :func:`flops_report` gives their ratio, because:
   those are elementwise and cheap next to the products, which is why the rule ignores
   them too;
 * a recipe without a backward pass (k-means) or with extra forward passes (a policy
-  acting, then learning) is not what the rule describes; the ratio says by how much.
+  acting, then learning) is not what the rule describes; the ratio says by how much;
+* a convolution reuses each weight at every output pixel, so a CNN (``cnn.py``) does
+  far more than 6 FLOPs per parameter and sample: the rule, written for dense layers
+  (and transformers, whose weights are used once per token), undercounts it. A 3x3
+  convolution from ``c_in`` to ``c_out`` channels on an ``h x w`` map costs
+  ``2·9·c_in·c_out·h·w`` forward, ``h·w`` times its weight count (the counter sees
+  ``convolution`` and ``convolution_backward``, the latter without the input
+  gradient of a first layer, as for the MLP).
 
 Measured for ``MLP(64, [128], 10)`` (digits): 0.70; for ``MLP(64, [256, 256], 10)``
-(most weights past the first layer): 0.93 (``tests/models/test_flops.py``).
+(most weights past the first layer): 0.93 (``tests/models/test_flops.py``); for the
+digits CNN (8x8, channels [16, 32], dense 128, N = 22 602): 4.32, 585 216 FLOPs a
+sample against 6·N = 135 612 (``tests/models/test_cnn.py``).
 """
 
 from __future__ import annotations

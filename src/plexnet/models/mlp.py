@@ -4,6 +4,12 @@ The artifact is a safetensors file whose metadata holds the architecture as
 canonical JSON (``{"arch": "mlp", "in": 64, "hidden": [128], "out": 10, ...}``),
 so a model can be rebuilt from its CID alone. Feature scaling is part of the
 model (a fixed affine first step), so inference takes raw features.
+
+Classifiers of other architectures share this interface (raw features in, logits
+out, ``config["in"]`` and ``config["out"]``) and this format: the CNN of ``cnn.py``
+(``"arch": "cnn"``). :func:`load_classifier` rebuilds any of them from its bytes;
+code that only needs a classifier (batch inference, the server, a distillation
+teacher) loads with it, :func:`load_mlp` takes MLPs only.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from torch import nn
 from plexnet.core import canonical
 from plexnet.models.errors import ArtifactError
 
-__all__ = ["MLP", "load_mlp", "predict", "save_mlp"]
+__all__ = ["MLP", "load_classifier", "load_mlp", "predict", "save_mlp"]
 
 
 class MLP(nn.Module):
@@ -91,6 +97,13 @@ def save_mlp(model: MLP) -> bytes:
     return save_artifact(model, model.config)
 
 
+def _mlp_from_config(config: dict[str, Any]) -> MLP:
+    try:
+        return MLP(int(config["in"]), [int(h) for h in config["hidden"]], int(config["out"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"not a plexnet model artifact: {exc}") from None
+
+
 def load_mlp(data: bytes) -> MLP:
     """Rebuild an MLP from :func:`save_mlp` bytes.
 
@@ -100,16 +113,36 @@ def load_mlp(data: bytes) -> MLP:
     tensors, config = read_artifact(data)
     if config.get("arch") != "mlp":
         raise ArtifactError(f"unknown architecture {config.get('arch')!r}")
-    try:
-        model = MLP(int(config["in"]), [int(h) for h in config["hidden"]], int(config["out"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(f"not a plexnet model artifact: {exc}") from None
+    model = _mlp_from_config(config)
+    fill_weights(model, tensors)
+    return model
+
+
+def load_classifier(data: bytes) -> nn.Module:
+    """Rebuild the classifier (an MLP or a CNN) that artifact bytes declare.
+
+    Raises:
+        ArtifactError: if the bytes are not a plexnet classifier artifact (another
+            architecture, such as an autoencoder or a language model, included).
+    """
+    tensors, config = read_artifact(data)
+    arch = config.get("arch")
+    model: nn.Module
+    if arch == "mlp":
+        model = _mlp_from_config(config)
+    elif arch == "cnn":
+        from plexnet.models.cnn import cnn_from_config  # cnn.py imports this module
+
+        model = cnn_from_config(config)
+    else:
+        raise ArtifactError(f"unknown architecture {arch!r}: a plexnet classifier is 'mlp' "
+                            "or 'cnn'")
     fill_weights(model, tensors)
     return model
 
 
 @torch.no_grad()
-def predict(model: MLP, x: np.ndarray) -> np.ndarray:
-    """Class predictions for raw features ``x`` of shape (n, in)."""
+def predict(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    """Class predictions of a classifier (MLP or CNN) for raw features ``x`` of shape (n, in)."""
     logits = model(torch.as_tensor(x, dtype=torch.float32))
     return logits.argmax(dim=1).numpy()

@@ -61,19 +61,20 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def load_model(blobs: BlobStore, cid: str) -> LoadedModel:
-    """The model in blob ``cid`` (an MLP safetensors artifact or an ONNX file).
+    """The model in blob ``cid`` (a classifier safetensors artifact, MLP or CNN, or an
+    ONNX file).
 
     Raises:
         BlobNotFound: no such blob. BlobCorrupted: its bytes do not match the CID.
-        ArtifactError: the bytes are neither an MLP artifact nor an ONNX model.
+        ArtifactError: the bytes are neither a classifier artifact nor an ONNX model.
     """
     data = blobs.get(cid)
     try:
         import torch
 
-        from plexnet.models.mlp import load_mlp
+        from plexnet.models.mlp import load_classifier
 
-        model = load_mlp(data)
+        model = load_classifier(data)
     except ArtifactError:
         model = None
     if model is not None:

@@ -1,29 +1,61 @@
-"""The ``train.supervised`` task kind: train an MLP classifier on a dataset version.
+"""The ``train.supervised`` task kind: train a classifier (MLP or CNN) on a dataset version.
 
-Runs on a provider's node. Input: one dataset manifest CID. Output: the model
-artifact (safetensors) in the blob store. Deterministic on CPU for a given seed
-(fixed torch seed, a single intra-op thread, a seeded shuffle), so a verifier
-can re-run it and compare output CIDs.
+Runs on a provider's node. Inputs: one dataset manifest CID and, to fine-tune, a
+second: the CID of a parent model artifact. Output: the model artifact
+(safetensors) in the blob store. Deterministic on CPU for a given seed (fixed
+torch seed, a single intra-op thread, a seeded shuffle), so a verifier can re-run
+it and compare output CIDs.
 
-Parameters (all optional): ``hidden`` (list of widths, default [128]), ``epochs``
-(30), ``batch_size`` (64), ``lr`` (1e-3), ``weight_decay`` (1e-4), ``val_fraction``
-(0.15), ``seed`` (0), and ``dp`` (off): a :class:`~plexnet.models.privacy.DPSpec`
-such as ``{"noise_multiplier": 1.1, "max_grad_norm": 1.0, "delta": 1e-5}`` or
+Parameters (all optional): ``arch`` (``"mlp"``, the default, or ``"cnn"``),
+``hidden`` (list of widths, default [128]; for a CNN exactly one width, that of its
+dense layer, with the same default: on digits, 30 epochs, one seed, 270 held-out
+records, the CNN reached 97.4 % with [128] and 98.1 % with [64], within one seed's
+noise, so one default serves both), ``channels`` (the CNN's convolution widths,
+default [16, 32]; refused with ``arch`` ``"mlp"``), ``epochs`` (30), ``batch_size``
+(64), ``lr`` (1e-3), ``weight_decay`` (1e-4), ``val_fraction`` (0.15), ``seed`` (0),
+and ``dp`` (off): a :class:`~plexnet.models.privacy.DPSpec` such as
+``{"noise_multiplier": 1.1, "max_grad_norm": 1.0, "delta": 1e-5}`` or
 ``{"target_epsilon": 4}`` trains with DP-SGD (Opacus, Poisson batches of expected
 size ``batch_size``; see ``privacy.py``). ``dp`` is not in :data:`DEFAULTS`: the
 gang version of this task kind (``distributed.py``) cannot train privately yet, and
-refusing the name there is safer than ignoring it. Without ``dp`` the training is
-exactly what it was before the option existed (same batches, same bytes).
+refusing the name there is safer than ignoring it (it refuses ``arch`` ``"cnn"``
+and a parent model too). Without ``dp``, ``arch`` and a parent the training is
+exactly what it was before those options existed (same batches, same bytes).
+
+A CNN (``cnn.py``) reads the image shape from the dataset's schema, so it needs an
+image dataset of one channel (schema kind ``"image"``, shape ``[h, w]`` or
+``[h, w, 1]``).
+
+**Fine-tuning.** With a parent model (an MLP or CNN artifact, e.g. a general L0
+model fine-tuned on a domain's L1 subset, and that on one customer's L2 data) the
+training starts from the parent's weights and architecture instead of a fresh
+seeded model: ``arch``, ``hidden`` and ``channels`` must be left out or equal the
+parent's, the dataset must have the parent's feature width and as many labels as
+the parent has outputs, and the parent's standardisation buffers are kept, not
+refitted on the (small) new data, so the features the parent learned keep meaning
+what they meant. The split, the shuffles and the optimizer (a fresh Adam with
+``lr``) are as without a parent. Measured on digits with 60 records of one writer's
+style (strokes one pixel to the right) that makes up 10 % of the parent's data, a
+fine-tuned CNN beat one trained from scratch on the 60 by 10-21 points over five
+splits (``tests/models/test_finetune.py``). Where the style is absent from the
+parent's data, fine-tuning did not reliably win: with strokes shifted or thickened
+the gap ranged from -9 to +12 points (3 to 5 splits each), and with added pixel
+noise fine-tuning lost by 1 to 15 points; the parent alone then got about a third
+right, most likely because the kept scaling divides by the parent's per-pixel
+spread, which is small at the nearly blank border, and so magnifies noise there.
 
 Metrics: ``params`` (N), ``samples`` (D, training samples seen over all epochs),
-``flops_estimate`` (6·N·D, the usual training-cost rule), ``train_accuracy``,
-``val_accuracy``, ``final_loss``; with ``dp`` also ``dp_epsilon``, ``dp_delta``,
-``dp_noise_multiplier``, ``dp_max_grad_norm``, ``dp_accountant``, ``dp_noise`` and
-``dp_sample_rate``.
+``flops_estimate`` (6·N·D, the usual training-cost rule; a CNN's counted FLOPs are
+several times more, see ``flops.py``), ``train_accuracy``, ``val_accuracy``,
+``final_loss``; with a parent also ``parent`` (its CID); with ``dp`` also
+``dp_epsilon``, ``dp_delta``, ``dp_noise_multiplier``, ``dp_max_grad_norm``,
+``dp_accountant``, ``dp_noise`` and ``dp_sample_rate``.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -32,30 +64,64 @@ from torch import nn
 
 from plexnet.compute.task import TaskContext, TaskKind, TaskResult, register
 from plexnet.data.dataset import load_arrays
+from plexnet.models.cnn import CNN, image_shape
 from plexnet.models.errors import ModelError
-from plexnet.models.mlp import MLP, predict, save_mlp
+from plexnet.models.mlp import MLP, load_classifier, predict, save_artifact
 from plexnet.models.privacy import DPSpec, dp_metrics, dp_spec, make_private, quiet
 
 __all__ = [
+    "ARCHS",
     "DEFAULTS",
     "SupervisedTraining",
     "new_model",
     "new_optimizer",
+    "parent_architecture",
     "split_indices",
+    "train_classifier",
     "train_mlp",
     "training_params",
 ]
 
-DEFAULTS: dict[str, Any] = {"hidden": [128], "epochs": 30, "batch_size": 64, "lr": 1e-3,
-                             "weight_decay": 1e-4, "val_fraction": 0.15, "seed": 0}
+ARCHS = ("mlp", "cnn")
+DEFAULTS: dict[str, Any] = {"arch": "mlp", "hidden": [128], "channels": [16, 32],
+                            "epochs": 30, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4,
+                            "val_fraction": 0.15, "seed": 0}
+_ARCH_KEYS = ("arch", "hidden", "channels")
+
+
+def _widths(value: Any, name: str) -> list[int]:
+    try:
+        widths = [int(v) for v in value]
+    except (TypeError, ValueError):
+        raise ModelError(f"{name} must be a list of layer widths, got {value!r}") from None
+    if any(w < 1 for w in widths):
+        raise ModelError(f"{name} must hold positive widths, got {value!r}")
+    return widths
 
 
 def training_params(params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` over the defaults; unknown names are refused."""
+    """``params`` over the defaults; unknown names and inconsistent architectures are refused.
+
+    Raises:
+        ModelError: for an unknown name, an unknown ``arch``, ``channels`` without
+            ``arch`` ``"cnn"``, or a CNN whose ``hidden`` is not one width.
+    """
     unknown = set(params) - set(DEFAULTS)
     if unknown:
         raise ModelError(f"unknown training parameters: {sorted(unknown)}")
-    return {**DEFAULTS, **params}
+    p = {**DEFAULTS, **params}
+    if p["arch"] not in ARCHS:
+        raise ModelError(f"unknown arch {p['arch']!r}; give one of {list(ARCHS)}")
+    if p["arch"] == "mlp" and "channels" in params:
+        raise ModelError("channels are the CNN's convolution widths: give arch 'cnn' with "
+                         "them, or leave them out for an MLP")
+    if p["arch"] == "cnn":
+        if len(_widths(p["hidden"], "hidden")) != 1:
+            raise ModelError(f"a CNN has one dense layer: give hidden as one width, such as "
+                             f"[128], not {p['hidden']!r}")
+        if not _widths(p["channels"], "channels"):
+            raise ModelError("a CNN needs at least one convolution: give channels such as [16, 32]")
+    return p
 
 
 def split_indices(rng: np.random.Generator, n: int,
@@ -69,9 +135,22 @@ def split_indices(rng: np.random.Generator, n: int,
     return val, train
 
 
-def new_model(x_train: np.ndarray, n_classes: int, p: dict[str, Any]) -> MLP:
-    """A fresh MLP (seeded by the caller) that standardises with ``x_train``'s statistics."""
-    model = MLP(x_train.shape[1], [int(h) for h in p["hidden"]], n_classes)
+def new_model(x_train: np.ndarray, n_classes: int, p: dict[str, Any],
+              shape: Sequence[int] | None = None) -> MLP | CNN:
+    """A fresh model (seeded by the caller) that standardises with ``x_train``'s statistics:
+    an MLP, or with ``p["arch"] == "cnn"`` a CNN on images of ``shape``.
+
+    Raises:
+        ModelError: for a CNN without a single-channel image shape that holds the features.
+    """
+    model: MLP | CNN
+    if p.get("arch", "mlp") == "cnn":
+        if shape is None:
+            raise ModelError("a CNN needs the images' shape [h, w]: train it on an image dataset")
+        model = CNN(x_train.shape[1], shape, [int(c) for c in p["channels"]],
+                    int(p["hidden"][0]), n_classes)
+    else:
+        model = MLP(x_train.shape[1], [int(h) for h in p["hidden"]], n_classes)
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
     model.get_buffer("mean").copy_(torch.as_tensor(mean, dtype=torch.float32))
     scale = np.where(std > 1e-6, std, 1.0)
@@ -79,12 +158,12 @@ def new_model(x_train: np.ndarray, n_classes: int, p: dict[str, Any]) -> MLP:
     return model
 
 
-def new_optimizer(model: MLP, p: dict[str, Any]) -> torch.optim.Adam:
+def new_optimizer(model: nn.Module, p: dict[str, Any]) -> torch.optim.Adam:
     return torch.optim.Adam(model.parameters(), lr=float(p["lr"]),
                             weight_decay=float(p["weight_decay"]))
 
 
-def _train_private(model: MLP, opt: torch.optim.Adam, xt: torch.Tensor, yt: torch.Tensor,
+def _train_private(model: nn.Module, opt: torch.optim.Adam, xt: torch.Tensor, yt: torch.Tensor,
                    p: dict[str, Any], spec: DPSpec) -> tuple[int, float, dict[str, Any]]:
     """DP-SGD epochs over (xt, yt); return the samples seen, the last loss and the
     privacy metrics. Trains ``model`` in place."""
@@ -113,28 +192,83 @@ def _train_private(model: MLP, opt: torch.optim.Adam, xt: torch.Tensor, yt: torc
         return samples, last, dp_metrics(spec, dp_opt, accountant, 1 / len(loader))
 
 
-def train_mlp(x: np.ndarray, y: np.ndarray, n_classes: int,
-              params: dict[str, Any]) -> tuple[MLP, dict[str, Any]]:
-    """Train an MLP on (x, y); return it and its metrics. Pure apart from CPU time
+def parent_architecture(parent: nn.Module) -> dict[str, Any]:
+    """The ``arch``, ``hidden`` and ``channels`` parameters that build ``parent``'s
+    architecture (``hidden`` as a list, as the parameter takes it)."""
+    config = parent.config
+    if config.get("arch") == "cnn":
+        return {"arch": "cnn", "hidden": [int(config["hidden"])],
+                "channels": [int(c) for c in config["channels"]]}
+    return {"arch": "mlp", "hidden": [int(h) for h in config["hidden"]]}
+
+
+def _check_parent(parent: nn.Module, params: dict[str, Any], n_in: int, n_classes: int,
+                  shape: Sequence[int] | None) -> dict[str, Any]:
+    """The parent's architecture parameters, once the data and ``params`` agree with it."""
+    inherited = parent_architecture(parent)
+    for key in _ARCH_KEYS:
+        if key not in params:
+            continue
+        if key not in inherited:
+            raise ModelError(f"the parent model is an MLP, which has no {key}: leave {key} out "
+                             "to fine-tune it")
+        given = params[key] if key == "arch" else _widths(params[key], key)
+        if given != inherited[key]:
+            raise ModelError(f"the parent model has {key} {inherited[key]!r}, not "
+                             f"{params[key]!r}: fine-tuning keeps the parent's architecture, so "
+                             f"leave {key} out (or train from scratch without a parent)")
+    if int(parent.config["out"]) != n_classes:
+        raise ModelError(f"the parent model has {parent.config['out']} classes but the data has "
+                         f"{n_classes}: fine-tune a parent trained on the same label set")
+    if int(parent.config["in"]) != n_in:
+        raise ModelError(f"the parent model takes {parent.config['in']} features but the "
+                         f"records have {n_in}")
+    if (inherited["arch"] == "cnn" and shape is not None
+            and list(image_shape(shape, n_in)) != list(parent.config["shape"])):
+        raise ModelError(f"the parent CNN takes images of shape {parent.config['shape']}, "
+                             f"not {list(shape)}")
+    return inherited
+
+
+def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, params: dict[str, Any], *,
+                     shape: Sequence[int] | None = None,
+                     parent: nn.Module | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """Train a classifier on (x, y); return it and its metrics. Pure apart from CPU time
     (and, with ``dp={"noise": "secret", ...}``, the operating system's randomness).
 
+    Args:
+        x, y: (n, features) raw features and (n,) labels in ``0..n_classes-1``.
+        n_classes: the output width.
+        params: the training parameters (see the module docstring).
+        shape: the images' ``[h, w]`` (or ``[h, w, 1]``); needed for ``arch`` ``"cnn"``.
+        parent: a classifier to fine-tune (not modified: a copy is trained).
+
     Raises:
-        ModelError: for unknown parameters or a bad ``dp`` spec.
+        ModelError: for unknown parameters, a bad ``dp`` spec, a CNN without a fitting
+            image shape, or a parent whose architecture, classes or width differ.
     """
     spec = dp_spec(params.get("dp"))
-    p = training_params({k: v for k, v in params.items() if k != "dp"})
+    plain = {k: v for k, v in params.items() if k != "dp"}
+    if parent is not None:
+        plain = {**plain, **_check_parent(parent, plain, x.shape[1], n_classes, shape)}
+    p = training_params(plain)
     torch.manual_seed(int(p["seed"]))
     torch.set_num_threads(1)  # determinism: one reduction order
     rng = np.random.default_rng(int(p["seed"]))
     val, train = split_indices(rng, len(y), p)
     n_val = len(val)
-    model = new_model(x[train], n_classes, p)
+    model: nn.Module
+    if parent is not None:  # the parent's weights and its standardisation, not refitted
+        model = copy.deepcopy(parent)
+    else:
+        model = new_model(x[train], n_classes, p, shape)
     opt = new_optimizer(model, p)
     loss_fn = nn.CrossEntropyLoss()
     xt = torch.as_tensor(x[train], dtype=torch.float32)
     yt = torch.as_tensor(y[train], dtype=torch.long)
     batch = int(p["batch_size"])
     samples = 0
+    last_loss = float("nan")  # no step taken (epochs 0)
     privacy: dict[str, Any] = {}
     if spec is not None:
         samples, last_loss, privacy = _train_private(model, opt, xt, yt, p, spec)
@@ -149,9 +283,9 @@ def train_mlp(x: np.ndarray, y: np.ndarray, n_classes: int,
                 loss.backward()
                 opt.step()
                 samples += len(idx)
-        last_loss = float(loss.item())
+                last_loss = float(loss.item())
     model.eval()
-    n_params = model.num_parameters()
+    n_params = sum(q.numel() for q in model.parameters())
     metrics = {
         "params": n_params,
         "samples": samples,
@@ -165,15 +299,30 @@ def train_mlp(x: np.ndarray, y: np.ndarray, n_classes: int,
     return model, metrics
 
 
+train_mlp = train_classifier  # the recipe's first name, from when it trained MLPs only
+
+
 @register("train.supervised")
 class SupervisedTraining(TaskKind):
-    """Train an MLP classifier on the dataset version named by the single input."""
+    """Train a classifier on the dataset version named by the first input, from scratch or
+    fine-tuning the parent model named by the second."""
 
     def run(self, ctx: TaskContext, inputs: list[str], params: dict[str, Any]) -> TaskResult:
-        if len(inputs) != 1:
-            raise ModelError("train.supervised takes exactly one input: a dataset manifest CID")
+        if len(inputs) not in (1, 2):
+            raise ModelError("train.supervised takes a dataset manifest CID and, to fine-tune, "
+                             "a parent model CID")
         x, y, manifest = load_arrays(ctx.blobs, inputs[0])
-        model, metrics = train_mlp(x, y, len(manifest.schema_.labels), params)
-        cid = ctx.blobs.put(save_mlp(model))
-        return TaskResult(outputs={"model": cid},
-                          metrics={**metrics, "dataset": f"{manifest.name}@{manifest.version}"})
+        parent = load_classifier(ctx.blobs.get(inputs[1])) if len(inputs) == 2 else None
+        schema = manifest.schema_
+        shape = schema.shape if schema.kind == "image" else None
+        arch = parent.config["arch"] if parent is not None else params.get("arch", "mlp")
+        if arch == "cnn" and shape is None:
+            raise ModelError(f"a CNN trains on images, but {manifest.ref} holds {schema.kind} "
+                             "records: give arch 'mlp'")
+        model, metrics = train_classifier(x, y, len(schema.labels), params, shape=shape,
+                                          parent=parent)
+        cid = ctx.blobs.put(save_artifact(model, model.config))
+        metrics = {**metrics, "dataset": f"{manifest.name}@{manifest.version}"}
+        if parent is not None:
+            metrics["parent"] = inputs[1]
+        return TaskResult(outputs={"model": cid}, metrics=metrics)
