@@ -43,8 +43,17 @@ def test_demo_end_to_end(tmp_path):
     assert sorted(a["verdict"] for a in train["attempts"]) == ["ok", "ok"]
     assert all(v > 0 for v in train["paid_micro"].values())
     # inference: the cheat is caught and slashed and never paid; the dropout is recovered
-    assert infer["caught"] == ["edge"] and "edge" not in infer["paid_micro"]
-    assert infer["slashed_micro"]["edge"] > 0
+    assert infer["caught"] == ["laptop"] and "laptop" not in infer["paid_micro"]
+    assert infer["slashed_micro"]["laptop"] > 0
+    # the model layer: a promoted student served at the edge, the teacher in the cloud,
+    # a router between them saving cost, every model's lineage verified
+    student, serving = facts["student"], facts["serving"]
+    assert student["promoted"] and student["accuracy_share"] >= 0.97
+    assert student["speedup"] >= 2 and student["param_ratio"] >= 5
+    assert serving["edge_provider"] == "edge" and serving["cloud_provider"] == "cloud"
+    assert serving["cost_saving"] > 0.5
+    assert serving["accuracy"]["routed"] >= serving["accuracy"]["teacher_only"] - 0.02
+    assert facts["verified"]["models"] == ["digits-mlp-1", "digits-student-1"]
     assert infer["lost_providers"] == ["desktop"]
     # the model's lineage reads back from the ledger: data, contributors and the job
     lineage = subprocess.run([sys.executable, "-m", "plexnet", "model", "lineage",
@@ -59,6 +68,12 @@ def test_demo_end_to_end(tmp_path):
     ledger = facts["ledger"]
     assert ledger["entries"] == ledger["head"]["size"] and ledger["root"] == ledger["head"]["root"]
     assert ledger["balances_micro"] == ledger["minted_micro"]
+    # the student's lineage verifies again from a separate process, teacher included
+    checked = subprocess.run([sys.executable, "-m", "plexnet", "model", "verify",
+                              "digits-student-1", "--json"], env=env, capture_output=True,
+                             text=True)
+    assert checked.returncode == 0, checked.stderr
+    assert all(c["ok"] for c in json.loads(checked.stdout))
     # the ledger on disk verifies again from a separate process
     again = subprocess.run([sys.executable, "-m", "plexnet", "ledger", "verify", "--json"],
                            env=env, capture_output=True, timeout=120)

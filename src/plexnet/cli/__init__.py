@@ -18,6 +18,8 @@ Modules:
     simulate_command (simulate_command.py) — plexnet simulate: market simulation on real traces
     serve_command (serve_command.py)     — plexnet serve: the HTTP model server
     demo (demo.py)                       — plexnet demo: the end-to-end story
+    demo_models (demo_models.py)         — the demo's ending: distil, promote, serve at the
+                                           edge, route, verify every model's lineage
 """
 
 __all__: list[str] = []

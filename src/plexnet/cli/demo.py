@@ -14,10 +14,13 @@
    and the two model CIDs must agree; both sign receipts; verified work is paid;
 5. the model (safetensors, in the blob store) is registered with its lineage;
 6. inference on held-out digits runs as a 12-shard parallel job: half the shards
-   are replicated on other providers; the edge board fakes half of its results
-   and is caught, slashed and re-run elsewhere; the desktop's node is killed
-   mid-job and its attempts re-run; accuracy comes from verified shards only;
-7. the ledger is verified from scratch; a summary is printed.
+   are replicated on other providers; the laptop fakes half of its results and is
+   caught, slashed and re-run elsewhere; the desktop's node is killed mid-job and
+   its attempts re-run; accuracy comes from verified shards only;
+7-9. the model layer's ending (``demo_models.py``): a student distilled on the
+   network, promoted, exported to ONNX and registered; served at the edge with the
+   teacher in the cloud and a router between them; every model's lineage verified;
+10. the ledger is verified from scratch; a summary is printed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,12 @@ from typing import Any
 
 from rich.markup import escape
 
+from plexnet.cli.demo_models import (
+    ModelStage,
+    distil_and_promote,
+    serve_and_route,
+    verify_models,
+)
 from plexnet.cli.output import err, out, print_json, print_table, short
 from plexnet.cli.workspace import OPERATOR, Workspace
 
@@ -41,14 +50,14 @@ CONTRIBUTORS = ("clinic-north", "clinic-south")
 TEST_FRACTION = 0.2
 BUDGET_CREDITS = 5.0
 INFER_SHARDS = 12
-CHEAT = "edge"       # fakes half of its inference results
+CHEAT = "laptop"     # fakes half of its inference results
 DROPOUT = "desktop"  # its node is killed mid-job
 PROVIDER_GRANT_CREDITS = 20.0
 CURATOR_GRANT_CREDITS = 20.0
 GATE_BUDGET_CREDITS = 2.0
 TRIGGER_TARGET = 7    # the backdoor's target label
 STAKE_CREDITS = 10.0
-TRAIN_PARAMS: dict[str, Any] = {"hidden": [128], "epochs": 30, "seed": 0}
+TRAIN_PARAMS: dict[str, Any] = {"hidden": [256, 256], "epochs": 30, "seed": 0}  # the teacher
 
 
 def _profiles() -> list[Any]:
@@ -148,7 +157,7 @@ def _run(story: _Story) -> None:
     from plexnet.models import batch, supervised  # register their task kinds  # noqa: F401
     from plexnet.models.batch import decode_predictions
     from plexnet.models.mlp import MLP
-    from plexnet.models.registry import register_model
+    from plexnet.models.registry import card_for, register_model
 
     ws, facts = story.ws, story.facts
     profiles = _profiles()
@@ -278,8 +287,9 @@ def _run(story: _Story) -> None:
                                                   units=job.workload.units)),
             ])
 
-        def run(job: JobSpec, faults: Faults | None = None) -> JobReport:
-            return run_parallel_job(job, participants, operator=operator,
+        def run(job: JobSpec, faults: Faults | None = None,
+                among: list[Participant] | None = None) -> JobReport:
+            return run_parallel_job(job, among or participants, operator=operator,
                                     requester_did=requester.did, escrow_id=job.job_id,
                                     ledger=ledger, blob_root=ws.settings.blob_root,
                                     keystore_root=ws.settings.keystore, faults=faults,
@@ -314,10 +324,11 @@ def _run(story: _Story) -> None:
                       f"{short(model_cid, 16)}; paid {trained.paid_micro}, refunded "
                       f"{trained.refund_micro} micro-credits")
 
-        with story.step(5, "model registered with its lineage"):
+        with story.step(5, "model registered with its card and lineage"):
             ledger.append([register_model(
                 requester, "digits-mlp-1", model_cid, dataset="digits@1",
                 dataset_root=manifest.root, job_id=train.job_id,
+                card=card_for(ws.blobs.get(model_cid), tier="L0"),
                 metrics={k: metrics[k] for k in ("val_accuracy", "params", "flops_estimate")})])
             facts["model"] = {"model_id": "digits-mlp-1", "artifact_cid": model_cid,
                               "lineage": {"dataset": "digits@1", "dataset_root": manifest.root,
@@ -357,10 +368,30 @@ def _run(story: _Story) -> None:
                       f"slashed {inferred.slashed_micro}; useful compute "
                       f"{inferred.useful_fraction:.0%} (verification included), "
                       f"{inferred.churn_useful_fraction:.0%} of what churn spared")
+
+        live = [p for p in participants if p.name != DROPOUT]  # the desktop is gone
+
+        def submit_and_run(job: JobSpec) -> JobReport:
+            submit(job)
+            return run(job, among=live)
+
+        stage = ModelStage(story=story, ledger=ledger, blobs=ws.blobs,
+                           blob_root=ws.settings.blob_root, requester=requester,
+                           participants=live, run_job=submit_and_run, manifest=manifest,
+                           manifest_cid=manifest_cid, teacher_cid=model_cid,
+                           x_test=x_test, y_test=y_test, distrusted=list(inferred.caught))
+        with story.step(7, "a student distilled on the network, promoted, exported to ONNX"):
+            facts["student"] = distil_and_promote(stage)
+        if facts["student"]["promoted"]:
+            with story.step(8, "the student served at the edge, the teacher in the cloud, "
+                               "a router between them"):
+                facts["serving"] = serve_and_route(stage, facts["student"])
+            with story.step(9, "every model's lineage verified"):
+                facts["verified"] = verify_models(stage)
     finally:
         cluster.shutdown()
 
-    with story.step(7, "ledger verified from scratch"):
+    with story.step(10, "ledger verified from scratch"):
         report = verify_ledger(ws.engine, raise_on_problem=True)
         head = ledger.head()
         head.verify(operator.did)
@@ -475,7 +506,28 @@ def _summary(story: _Story) -> None:
                           f"{sum(f['infer']['slashed_micro'].values())} µcr"),
         ("model digits-mlp-1", f["model"]["artifact_cid"]),
         ("held-out accuracy", f"{f['accuracy']:.4f}"),
+        *_model_rows(f),
         ("elapsed", f"{f['elapsed_s']} s"),
     ])
     print_table("balances (credits)", ["account", "balance"],
                 [(k, f"{credits(v):.6f}") for k, v in sorted(f["balances"].items())])
+
+
+def _model_rows(f: dict[str, Any]) -> list[tuple[str, str]]:
+    """Summary rows of the model steps (7-9)."""
+    student = f["student"]
+    rows = [("student digits-student-1", "promoted" if student["promoted"] else "NOT promoted"
+             f": {student['accuracy_share']:.1%} of the teacher's accuracy, "
+             f"{student['speedup']:.1f}x faster, {student['param_ratio']:g}x fewer parameters")]
+    if "serving" in f:
+        s = f["serving"]
+        rows += [
+            ("served", f"student (ONNX) on {s['edge_provider']}, teacher on "
+                       f"{s['cloud_provider']}"),
+            ("router on held-out requests", f"{s['to_edge']}/{s['requests']} to the edge; "
+             f"accuracy {s['accuracy']['routed']:.4f} vs {s['accuracy']['teacher_only']:.4f} "
+             f"cloud-only; cost {s['cost_saving']:.1%} lower"),
+            ("lineage verified", f"{f['verified']['checks']} checks over "
+                                 f"{', '.join(f['verified']['models'])}"),
+        ]
+    return rows

@@ -2,7 +2,8 @@
 
 * ``list`` — every model on the ledger: publisher, artifact, dataset, job, parents;
 * ``show MODEL`` — one model's registry entry (lineage and metrics as recorded);
-* ``lineage MODEL [--png FILE]`` — parents, dataset versions, contributors and the job.
+* ``lineage MODEL [--png FILE]`` — parents, dataset versions, contributors and the job;
+* ``verify MODEL`` — every lineage check of ``plexnet.models.lineage.verify_model``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ def _card(ws: Workspace, row: dict[str, Any]) -> dict[str, Any]:
     return {"model_id": row["model_id"], "artifact_cid": row["artifact_cid"],
             "publisher": names.get(row["publisher"], row["publisher"]),
             "lineage": canonical.loads(row["lineage"]),
-            "metrics": canonical.loads(row["metrics"]), "registered_seq": row["registered_seq"]}
+            "metrics": canonical.loads(row["metrics"]), "card": canonical.loads(row["card"]),
+            "receipts": canonical.loads(row["receipts"]),
+            "registered_seq": row["registered_seq"]}
 
 
 @app.command("list")
@@ -75,3 +78,25 @@ def lineage(
 
     ws: Workspace = ctx.obj
     show_lineage(model_lineage(ws.ledger, model), png, json_out)
+
+
+@app.command("verify")
+def verify(ctx: typer.Context, model: ModelArg, json_out: JsonFlag = False) -> None:
+    """Check a model and its parents from the ledger and blob store alone: signed entry in
+    the signed tree, artifact vs CID and card, receipts, dataset root, other formats.
+    Exit 1 if any check fails."""
+    from plexnet.core.errors import PlexnetError
+    from plexnet.models.lineage import verify_model
+
+    ws: Workspace = ctx.obj
+    checks = verify_model(ws.ledger, ws.blobs, model)
+    if json_out:
+        print_json([{"model": c.model_id, "check": c.check, "ok": c.ok, "detail": c.detail}
+                    for c in checks])
+    else:
+        print_table(f"model {model}: lineage checks", ["model", "check", "ok", "detail"],
+                    [(c.model_id, c.check, "yes" if c.ok else "NO", c.detail) for c in checks])
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        raise PlexnetError(f"{len(failed)} of {len(checks)} checks failed; first: "
+                           f"{failed[0].model_id} {failed[0].check}: {failed[0].detail}")
