@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from plexnet.models.errors import ArtifactError, ModelError
-from plexnet.models.mlp import fill_weights, read_artifact, save_artifact
+from plexnet.models.mlp import load_arch, save_artifact
 
 __all__ = ["CNN", "cnn_from_config", "image_shape", "load_cnn", "save_cnn"]
 
@@ -132,9 +132,6 @@ def load_cnn(data: bytes) -> CNN:
     Raises:
         ArtifactError: if the bytes are not a plexnet CNN artifact.
     """
-    tensors, config = read_artifact(data)
-    if config.get("arch") != "cnn":
-        raise ArtifactError(f"not a CNN artifact: architecture {config.get('arch')!r}")
-    model = cnn_from_config(config)
-    fill_weights(model, tensors)
+    model: CNN = load_arch(data, "cnn", cnn_from_config,
+                           lambda arch: f"not a CNN artifact: architecture {arch!r}")
     return model

@@ -110,10 +110,17 @@ def load_mlp(data: bytes) -> MLP:
     Raises:
         ArtifactError: if the bytes are not a plexnet MLP artifact.
     """
+    return load_arch(data, "mlp", _mlp_from_config,
+                     lambda arch: f"unknown architecture {arch!r}")
+
+
+def load_arch(data: bytes, arch: str, build: Any, refusal: Any) -> Any:
+    """Read artifact ``data``, require architecture ``arch`` (else ArtifactError with
+    ``refusal(found_arch)``), build the module with ``build(config)`` and fill it."""
     tensors, config = read_artifact(data)
-    if config.get("arch") != "mlp":
-        raise ArtifactError(f"unknown architecture {config.get('arch')!r}")
-    model = _mlp_from_config(config)
+    if config.get("arch") != arch:
+        raise ArtifactError(refusal(config.get("arch")))
+    model = build(config)
     fill_weights(model, tensors)
     return model
 
