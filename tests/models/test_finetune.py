@@ -4,9 +4,9 @@ The known answer: a general CNN (L0) whose training data holds a few records in 
 writer's style (here: every stroke one pixel to the right) is fine-tuned on 60
 records in that style; on held-out records of the style it must beat the same CNN
 trained from scratch on the same 60 records. Measured over five splits (seeds 0-4)
-with ``train_classifier``: fine-tuned 92.6-94.0 %, from scratch 71.7-83.6 %, the
-smallest gap 10.3 points, so the test asks for 5 (on its split, seed 0: 93.1 against
-81.2 % on 537 held-out records; the parent alone 93.7 %).
+with ``train_classifier``: fine-tuned 92.7-94.4 %, from scratch 71.7-84.0 %, the
+smallest gap 9.3 points, so the test asks for 5 (on its split, seed 0: 93.1 against
+81.6 % on 537 held-out records; the parent alone 93.7 %).
 """
 
 from __future__ import annotations

