@@ -102,5 +102,22 @@ def test_verify_model_names_what_holds_and_what_does_not(told, tmp_path):
     assert checks["entry"].ok and "signed tree" in checks["entry"].detail
     assert checks["receipts"].ok and "2 signed receipt(s)" in checks["receipts"].detail
     assert checks["dataset"].ok
+    # the story's job was submitted without inputs: nothing shows it read digits@1
+    assert not checks["inputs"].ok and "is a manifest with digits@1's root" in (
+        checks["inputs"].detail)
     assert not checks["artifact"].ok and "not a" in checks["artifact"].detail
     assert not checks["format:onnx"].ok  # that blob is not in the store
+
+
+def test_verify_model_refuses_a_parent_the_job_never_read(told, tmp_path):
+    from plexnet.core.blobstore import LocalBlobStore
+    from plexnet.models.lineage import verify_model
+
+    ledger, cast, ids = told
+    # job-1 produced the artifact, but it read no model: claiming digits-mlp as the
+    # starting point is a lineage the job's own inputs contradict
+    _register(ledger, cast.alice, "claims-a-parent", ids["artifact"], tier="L1",
+              parents=["digits-mlp"], job_id="job-1")
+    checks = verify_model(ledger, LocalBlobStore(tmp_path / "blobs"), "claims-a-parent")
+    inputs = next(c for c in checks if c.model_id == "claims-a-parent" and c.check == "inputs")
+    assert not inputs.ok and inputs.detail == "job job-1 did not read parent digits-mlp's artifact"

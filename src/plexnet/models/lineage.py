@@ -92,6 +92,10 @@ def verify_model(ledger: Ledger, blobs: BlobStore, model_id: str, *,
     * ``receipts`` — each receipt the ledger derived is signed by the provider of its
       attempt and lists the artifact;
     * ``dataset`` — the training set's published root is the lineage's root;
+    * ``inputs`` — the job that trained it was submitted with the lineage's data and
+      parents as inputs: a dataset manifest whose root is the lineage's root, and
+      each parent model's artifact (a fine-tuned model's starting point, a distilled
+      student's teacher), so a lineage cannot name a parent the job never read;
     * ``format:NAME`` — each other format (ONNX, int8) answers ``probes`` inputs drawn
       around the model's own standardisation statistics like the artifact does:
       logits within 1e-4 for a lossless format, the same class on at least 95% of
@@ -119,6 +123,7 @@ def verify_model(ledger: Ledger, blobs: BlobStore, model_id: str, *,
         checks.append(_check(key, "artifact", _artifact, blobs, row, card))
         if lineage.get("job_id"):
             checks.append(_check(key, "receipts", _receipts, ledger, row, lineage))
+            checks.append(_check(key, "inputs", _inputs, ledger, blobs, lineage))
         if lineage.get("dataset"):
             checks.append(_check(key, "dataset", _dataset, ledger, lineage))
         for name, cid in sorted(card.get("artifacts", {}).items()):
@@ -187,6 +192,34 @@ def _receipts(ledger: Ledger, row: dict[str, Any], lineage: dict[str, Any]) -> s
     names = {r["did"]: r["name"] for r in ledger.rows("identities")}
     return (f"{len(seqs)} signed receipt(s) of job {lineage['job_id']} list the artifact "
             f"({', '.join(names.get(p, p) for p in providers)})")
+
+
+def _inputs(ledger: Ledger, blobs: BlobStore, lineage: dict[str, Any]) -> str:
+    from plexnet.data.dataset import load_manifest
+
+    job = ledger.row("jobs", lineage["job_id"])
+    if job is None:
+        raise ValueError(f"job {lineage['job_id']} was never submitted")
+    inputs = canonical.loads(job["spec"]).get("inputs", [])
+    read = []
+    for parent in lineage.get("parents", []):
+        cid = (ledger.row("models", parent) or {}).get("artifact_cid")
+        if cid not in inputs:
+            raise ValueError(f"job {lineage['job_id']} did not read parent {parent}'s artifact")
+        read.append(parent)
+    root = lineage.get("dataset_root")
+    if root is not None:
+        roots = set()
+        for cid in inputs:
+            try:
+                roots.add(load_manifest(blobs, cid).root)
+            except Exception:  # a model artifact, or a blob this store lacks: not a manifest
+                continue
+        if root not in roots:
+            raise ValueError(f"no input of job {lineage['job_id']} is a manifest with "
+                             f"{lineage.get('dataset') or 'the dataset'}'s root")
+        read.insert(0, f"{lineage.get('dataset') or 'a dataset'} (root {root[:16]}…)")
+    return f"job {lineage['job_id']} read {', '.join(read) or 'no declared input'}"
 
 
 def _dataset(ledger: Ledger, lineage: dict[str, Any]) -> str:
