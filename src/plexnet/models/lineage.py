@@ -12,6 +12,7 @@ dataset versions → model ← job, and parent → child for fine-tuned models.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 
 from plexnet.core import canonical
 from plexnet.core.blobstore import BlobStore
+from plexnet.core.errors import PlexnetError
 from plexnet.data.lineage import Lineage, LineageEdge, LineageNode, dataset_lineage
 from plexnet.ledger import Entry, Ledger, NotFound, merkle
 
@@ -211,10 +213,8 @@ def _inputs(ledger: Ledger, blobs: BlobStore, lineage: dict[str, Any]) -> str:
     if root is not None:
         roots = set()
         for cid in inputs:
-            try:
+            with contextlib.suppress(PlexnetError):  # a model artifact, a missing blob
                 roots.add(load_manifest(blobs, cid).root)
-            except Exception:  # a model artifact, or a blob this store lacks: not a manifest
-                continue
         if root not in roots:
             raise ValueError(f"no input of job {lineage['job_id']} is a manifest with "
                              f"{lineage.get('dataset') or 'the dataset'}'s root")
