@@ -17,10 +17,15 @@
    are replicated on other providers; the laptop fakes half of its results and is
    caught, slashed and re-run elsewhere; the desktop's node is killed mid-job and
    its attempts re-run; accuracy comes from verified shards only;
-7-9. the model layer's ending (``demo_models.py``): a student distilled on the
+7-8. the model layer's ending (``demo_models.py``): a student distilled on the
    network, promoted, exported to ONNX and registered; served at the edge with the
-   teacher in the cloud and a router between them; every model's lineage verified;
-10. the ledger is verified from scratch; a summary is printed.
+   teacher in the cloud and a router between them;
+9. the L0 → L1 → L2 chain (``demo_tiers.py``): the general model fine-tuned on
+   derived scanned forms (industry), then on one clinic's own scans (vertical), each
+   a job on the network, each registered with its tier and parent, scored on every
+   domain's held-out digits;
+10. every model's lineage verified from the ledger and the blob store;
+11. the ledger is verified from scratch; a summary is printed.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from plexnet.cli.demo_models import (
     serve_and_route,
     verify_models,
 )
+from plexnet.cli.demo_tiers import fine_tune_tiers
 from plexnet.cli.output import err, out, print_json, print_table, short
 from plexnet.cli.workspace import OPERATOR, Workspace
 
@@ -386,12 +392,15 @@ def _run(story: _Story) -> None:
             with story.step(8, "the student served at the edge, the teacher in the cloud, "
                                "a router between them"):
                 facts["serving"] = serve_and_route(stage, facts["student"])
-            with story.step(9, "every model's lineage verified"):
-                facts["verified"] = verify_models(stage)
+        with story.step(9, "L0 general → L1 industry → L2 one customer, by fine-tuning"):
+            facts["tiers"] = fine_tune_tiers(stage, curator, people[CONTRIBUTORS[1]],
+                                             CONTRIBUTORS[1])
+        with story.step(10, "every model's lineage verified"):
+            facts["verified"] = verify_models(stage)
     finally:
         cluster.shutdown()
 
-    with story.step(10, "ledger verified from scratch"):
+    with story.step(11, "ledger verified from scratch"):
         report = verify_ledger(ws.engine, raise_on_problem=True)
         head = ledger.head()
         head.verify(operator.did)
@@ -514,7 +523,7 @@ def _summary(story: _Story) -> None:
 
 
 def _model_rows(f: dict[str, Any]) -> list[tuple[str, str]]:
-    """Summary rows of the model steps (7-9)."""
+    """Summary rows of the model steps (7-10)."""
     student = f["student"]
     rows = [("student digits-student-1", "promoted" if student["promoted"] else "NOT promoted"
              f": {student['accuracy_share']:.1%} of the teacher's accuracy, "
@@ -527,7 +536,11 @@ def _model_rows(f: dict[str, Any]) -> list[tuple[str, str]]:
             ("router on held-out requests", f"{s['to_edge']}/{s['requests']} to the edge; "
              f"accuracy {s['accuracy']['routed']:.4f} vs {s['accuracy']['teacher_only']:.4f} "
              f"cloud-only; cost {s['cost_saving']:.1%} lower"),
-            ("lineage verified", f"{f['verified']['checks']} checks over "
-                                 f"{', '.join(f['verified']['models'])}"),
         ]
+    tiers = f["tiers"]
+    for model_id, model in tiers["models"].items():
+        rows.append((f"{model['tier']} {model_id}", ", ".join(
+            f"{d} {a:.3f}" for d, a in tiers["accuracy"][model_id].items())))
+    rows.append(("lineage verified", f"{f['verified']['checks']} checks over "
+                                     f"{', '.join(f['verified']['models'])}"))
     return rows

@@ -15,9 +15,11 @@ registered and the held-out digits were published:
    priced cost per request) and then routes the second half, request by request,
    to one of the two servers; the measured cost saving and accuracy against sending
    everything to the cloud are reported;
-9. every model's lineage is verified from the ledger and the blob store alone
+10. every model's lineage is verified from the ledger and the blob store alone
    (``plexnet model verify``: signed entries in the signed tree, artifacts matching
-   their CIDs and cards, receipts, dataset roots, ONNX computing what PyTorch does).
+   their CIDs and cards, receipts, the jobs' inputs, dataset roots, ONNX computing
+   what PyTorch does) — the student's and the fine-tuned chain's (step 9,
+   ``demo_tiers.py``).
 
 Cost per request is priced, not metered: the provider's price per device-hour times
 the time its device needs for the model's forward FLOPs (2·N per request) at its
@@ -209,10 +211,19 @@ def serve_and_route(st: ModelStage, student: dict[str, Any]) -> dict[str, Any]:
 
 
 def verify_models(st: ModelStage) -> dict[str, Any]:
-    """Step 9: each model's lineage checked from the ledger and blob store alone."""
+    """Step 10: each model's lineage checked from the ledger and blob store alone,
+    leaf by leaf (a model no other names as parent); each check once."""
+    from plexnet.core import canonical
     from plexnet.models.lineage import verify_model
 
-    checks = verify_model(st.ledger, st.blobs, STUDENT_ID)
+    rows = st.ledger.rows("models")
+    parents = {p for r in rows for p in canonical.loads(r["lineage"]).get("parents", [])}
+    checks, seen = [], set()
+    for leaf in sorted(r["model_id"] for r in rows if r["model_id"] not in parents):
+        for c in verify_model(st.ledger, st.blobs, leaf):
+            if (c.model_id, c.check) not in seen:
+                seen.add((c.model_id, c.check))
+                checks.append(c)
     failed = [c for c in checks if not c.ok]
     for c in checks:
         st.story.say(f"{'✓' if c.ok else '✗'} {c.model_id} {c.check}: {c.detail}")

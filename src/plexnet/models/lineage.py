@@ -50,7 +50,8 @@ def model_lineage(ledger: Ledger, model_id: str) -> Lineage:
         nodes[f"model:{key}"] = LineageNode(f"model:{key}", "model", key, {
             "artifact_cid": row["artifact_cid"], "metrics": metrics,
             "publisher": names.get(row["publisher"], row["publisher"]),
-            "caption": f"{row['artifact_cid'][:14]}…"})
+            "caption": " ".join(filter(None, (canonical.loads(row["card"]).get("tier"),
+                                               f"{row['artifact_cid'][:14]}…")))})
         for parent in lineage.get("parents", []):
             edges.append(LineageEdge(f"model:{parent}", f"model:{key}", "parent"))
             todo.append(parent)
