@@ -155,3 +155,18 @@ def test_the_gang_version_refuses_a_cnn_and_a_parent(chain):
     with pytest.raises(ModelError, match="exactly one input"):
         gang.total_steps(blobs, [], {})
     assert gang.total_steps(blobs, [chain["l0"]], {"arch": "mlp", "epochs": 1}) == 16
+
+
+def test_the_scale_floor_is_a_parameter_a_fine_tune_cannot_change(chain):
+    x, y = chain["x_tune"], chain["y_tune"]
+    one = {"hidden": [8], "epochs": 1, "val_fraction": 0.0}  # statistics of all 60
+    floored, _ = train_classifier(x, y, 10, one)
+    bare, _ = train_classifier(x, y, 10, {**one, "scale_floor": 0.0})
+    std = x.std(axis=0)
+    want = np.where(std > 1e-6, std, 1.0)  # floor 0: each pixel's own std, 1 where constant
+    assert np.allclose(bare.scale.numpy(), want, rtol=1e-6)
+    assert np.allclose(floored.scale.numpy(), np.maximum(want, 0.5 * std.mean()), rtol=1e-6)
+    with pytest.raises(ModelError, match=r"scale_floor must be in \[0, 1\]"):
+        train_classifier(x, y, 10, {"epochs": 1, "scale_floor": 2})
+    with pytest.raises(ModelError, match="keeps its parent's standardisation"):
+        train_classifier(x, y, 10, {"epochs": 1, "scale_floor": 0.5}, parent=floored)

@@ -33,7 +33,7 @@ import numpy as np
 
 from plexnet.cli.demo_models import TEACHER_ID, ModelStage
 
-__all__ = ["CUSTOMER_RECORDS", "fine_tune_tiers"]
+__all__ = ["CUSTOMER_RECORDS", "L1_PARAMS", "L2_PARAMS", "fine_tune_tiers", "styles"]
 
 CUSTOMER_RECORDS = 200  # the customer's own records its vertical model learns from
 SCAN_DEGREES = 30.0     # the industry's style: pages fed askew, up to this angle
@@ -42,7 +42,8 @@ L1_PARAMS: dict[str, Any] = {"val_fraction": 0.0}  # the parent's defaults other
 L2_PARAMS: dict[str, Any] = {"val_fraction": 0.0, "batch_size": 16}  # 200 records: 13 steps
 
 
-def _transforms() -> dict[str, Any]:
+def styles() -> dict[str, Any]:
+    """The two domains' styles as transforms: ``scans`` (industry) and ``customer``."""
     from plexnet.data.augment import Rotate, Zoom
 
     return {"scans": Rotate(max_degrees=SCAN_DEGREES),
@@ -110,7 +111,7 @@ def fine_tune_tiers(st: ModelStage, curator: Any, customer: Any,
     from plexnet.data.dataset import load_records
     from plexnet.models.mlp import load_classifier, predict
 
-    style = _transforms()
+    style = styles()
     records, _ = load_records(st.blobs, st.manifest_cid)
     scans = _derive(st, curator, "digits-scans", records, style["scans"])
     own = np.flatnonzero(np.asarray(records.contributor) == customer.did)[:CUSTOMER_RECORDS]
