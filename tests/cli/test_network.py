@@ -86,3 +86,58 @@ def test_bad_job_specs_are_one_line_errors(network, tmp_path):
     assert "no job" in fails(plexnet(home, "job", "status", "nope"))
     spec.write_text(json.dumps({**JOB, "task": "mine.bitcoin"}))
     assert "unknown task kind 'mine.bitcoin'" in fails(plexnet(home, "job", "quote", str(spec)))
+
+
+def test_a_model_trained_and_fine_tuned_on_the_network_is_registered_from_its_jobs(
+        network, tmp_path):
+    home = network
+    for name in ("ada", "alice", "curator", "p1", "p2"):
+        ok(plexnet(home, "id", "new", name))
+    ok(plexnet(home, "ledger", "mint", "ada", "10"))
+    for name in ("p1", "p2"):
+        ok(plexnet(home, "ledger", "mint", name, "5"))
+        ok(plexnet(home, "provider", "join", name, "--device", "RTX4090", "--stake", "2"))
+    ok(plexnet(home, "data", "ingest", "sklearn:wine", "--dataset", "wine", "--as", "alice"))
+    ok(plexnet(home, "data", "admit", "wine", "--as", "curator"))
+    manifest = json.loads(ok(plexnet(home, "data", "show", "wine@1", "--json")))["manifest_cid"]
+
+    def train(job_id: str, inputs: list[str], params: dict) -> None:
+        spec = tmp_path / f"{job_id}.json"
+        spec.write_text(json.dumps({
+            "job_id": job_id, "task": "train.supervised", "inputs": inputs, "params": params,
+            "flops": 1e8, "deadline_s": 300, "budget_micro": 1_000_000,
+            "verification": {"replication": 1.0, "min_replication": 1.0}}))
+        ok(plexnet(home, "job", "submit", str(spec), "--as", "ada", "--json"))
+
+    train("train-wine-1", [manifest], {"hidden": [16], "epochs": 5})
+    general = json.loads(ok(plexnet(home, "model", "register", "wine-1", "--job", "train-wine-1",
+                                    "--as", "ada", "--json")))
+    # everything is read from the job: the dataset it was given, the receipts of both
+    # replicas, the card of the artifact it made; no parent, so tier L0
+    assert general["lineage"] == {"dataset": "wine@1", "dataset_root": general["lineage"][
+        "dataset_root"], "job_id": "train-wine-1", "parents": []}
+    assert general["card"]["tier"] == "L0"
+    assert general["card"]["params"] == 13 * 16 + 16 + 16 * 3 + 3  # 13 features, 3 classes
+    assert len(general["receipts"]) == 2 and "train_accuracy" in general["metrics"]
+
+    train("tune-wine-1", [manifest, general["artifact_cid"]], {"epochs": 2})
+    tuned = json.loads(ok(plexnet(home, "model", "register", "wine-1-tuned", "--job",
+                                  "tune-wine-1", "--as", "ada", "--tier", "L1", "--json")))
+    assert tuned["lineage"]["parents"] == ["wine-1"]  # the job read wine-1's artifact
+    assert tuned["card"]["tier"] == "L1" and tuned["metrics"]["parent"] == general["artifact_cid"]
+    checks = json.loads(ok(plexnet(home, "model", "verify", "wine-1-tuned", "--json")))
+    assert all(c["ok"] for c in checks) and {c["model"] for c in checks} == {"wine-1",
+                                                                              "wine-1-tuned"}
+    assert any(c["check"] == "inputs" and "wine-1" in c["detail"] for c in checks)
+    # bad input: one line each, nothing written
+    assert "already registered" in fails(plexnet(home, "model", "register", "wine-1", "--job",
+                                                 "train-wine-1", "--as", "ada"))
+    assert "no job 'nope'" in fails(plexnet(home, "model", "register", "x", "--job", "nope",
+                                            "--as", "ada"))
+    assert "unknown tier 'L9'" in fails(plexnet(home, "model", "register", "x", "--job",
+                                                "tune-wine-1", "--as", "ada", "--tier", "L9"))
+    assert "more general than parent" in fails(plexnet(
+        home, "model", "register", "x", "--job", "tune-wine-1", "--as", "ada", "--parent",
+        "wine-1-tuned", "--tier", "L0"))
+    assert "x" not in {m["model_id"] for m in json.loads(ok(plexnet(home, "model", "list",
+                                                                    "--json")))}

@@ -163,7 +163,7 @@ def _run(story: _Story) -> None:
     from plexnet.models import batch, supervised  # register their task kinds  # noqa: F401
     from plexnet.models.batch import decode_predictions
     from plexnet.models.mlp import MLP
-    from plexnet.models.registry import card_for, register_model
+    from plexnet.models.registry import register_from_job
 
     ws, facts = story.ws, story.facts
     profiles = _profiles()
@@ -323,19 +323,15 @@ def _run(story: _Story) -> None:
             trained = run(train)
             model_cid = next(iter(trained.results[0]))
             receipt_seq = ledger.row("attempts", attempt_key(train.job_id, 0, 0))["receipt_seq"]
-            receipt = ledger.get(receipt_seq).entry
-            metrics = receipt.body["metrics"]
             facts["train"] = _job_facts(trained, train.budget_micro)
             story.say(f"verified: {len(trained.attempts)} providers trained the same model "
                       f"{short(model_cid, 16)}; paid {trained.paid_micro}, refunded "
                       f"{trained.refund_micro} micro-credits")
 
         with story.step(5, "model registered with its card and lineage"):
-            ledger.append([register_model(
-                requester, "digits-mlp-1", model_cid, dataset="digits@1",
-                dataset_root=manifest.root, job_id=train.job_id,
-                card=card_for(ws.blobs.get(model_cid), tier="L0"),
-                metrics={k: metrics[k] for k in ("val_accuracy", "params", "flops_estimate")})])
+            # the lineage (dataset, job, receipts) is read from the ledger, not declared
+            ledger.append([register_from_job(ledger, ws.blobs, requester, "digits-mlp-1",
+                                             train.job_id, tier="L0")])
             facts["model"] = {"model_id": "digits-mlp-1", "artifact_cid": model_cid,
                               "lineage": {"dataset": "digits@1", "dataset_root": manifest.root,
                                           "job_id": train.job_id, "receipt_seq": receipt_seq}}

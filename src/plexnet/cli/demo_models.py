@@ -74,7 +74,7 @@ def distil_and_promote(st: ModelStage) -> dict[str, Any]:
     from plexnet.models.compress import check_onnx, export_onnx
     from plexnet.models.mlp import load_mlp
     from plexnet.models.promotion import measure, promote, torch_forward
-    from plexnet.models.registry import card_for, register_model
+    from plexnet.models.registry import register_from_job
 
     say = st.story.say
     teacher = load_mlp(st.blobs.get(st.teacher_cid))
@@ -116,14 +116,9 @@ def distil_and_promote(st: ModelStage) -> dict[str, Any]:
     onnx = export_onnx(student, torch.as_tensor(x[:2]))
     diff = check_onnx(student, onnx, x)
     onnx_cid = st.blobs.put(onnx)
-    card = card_for(st.blobs.get(student_cid), tier="L0", artifacts={"onnx": onnx_cid})
-    receipt = st.ledger.row("attempts", f"{job.job_id}/0/0")["receipt_seq"]
-    metrics = st.ledger.get(receipt).entry.body["metrics"]
-    st.ledger.append([register_model(
-        st.requester, STUDENT_ID, student_cid, dataset=st.manifest.ref,
-        dataset_root=st.manifest.root, job_id=job.job_id, parents=[TEACHER_ID], card=card,
-        metrics={"val_accuracy": metrics["val_accuracy"], "params": metrics["params"],
-                 "promotion": {"accuracy_share": facts["accuracy_share"],
+    st.ledger.append([register_from_job(  # the teacher, read from the job's inputs, is its parent
+        st.ledger, st.blobs, st.requester, STUDENT_ID, job.job_id, artifacts={"onnx": onnx_cid},
+        metrics={"promotion": {"accuracy_share": facts["accuracy_share"],
                                "speedup": facts["speedup"],
                                "teacher": t_m.to_dict(), "student": s_m.to_dict()},
                  "onnx_max_diff": diff})])

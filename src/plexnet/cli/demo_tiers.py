@@ -71,13 +71,14 @@ def _ranges(transform: Any) -> dict[str, float]:
 
 
 def _fine_tune(st: ModelStage, job_id: str, data: tuple[str, Any], parent: tuple[str, str],
-               params: dict[str, Any], model_id: str, tier: str) -> tuple[str, dict[str, Any]]:
+               params: dict[str, Any], model_id: str, tier: str) -> str:
     """Fine-tune ``parent`` (id, artifact CID) on ``data`` (manifest CID, manifest) as a
-    replicated job; register the result as ``model_id``; return its CID and metrics."""
+    replicated job; register the result as ``model_id`` (its parent and dataset read
+    from the job's inputs); return its CID."""
     from plexnet.compute.job import JobSpec, Requirements, VerificationPolicy
     from plexnet.ledger.kinds import credits as cr
     from plexnet.models.mlp import load_classifier
-    from plexnet.models.registry import card_for, register_model
+    from plexnet.models.registry import register_from_job
 
     (data_cid, manifest), (parent_id, parent_cid) = data, parent
     n_params = load_classifier(st.blobs.get(parent_cid)).num_parameters()
@@ -91,16 +92,12 @@ def _fine_tune(st: ModelStage, job_id: str, data: tuple[str, Any], parent: tuple
                   verification=VerificationPolicy(replication=1.0, min_replication=1.0))
     report = st.run_job(job)
     cid = next(iter(report.results[0]))
-    receipt = st.ledger.row("attempts", f"{job.job_id}/0/0")["receipt_seq"]
-    metrics = st.ledger.get(receipt).entry.body["metrics"]
-    st.ledger.append([register_model(
-        st.requester, model_id, cid, dataset=manifest.ref, dataset_root=manifest.root,
-        job_id=job.job_id, parents=[parent_id], card=card_for(st.blobs.get(cid), tier=tier),
-        metrics={k: metrics[k] for k in ("train_accuracy", "params", "flops_estimate")})])
+    st.ledger.append([register_from_job(st.ledger, st.blobs, st.requester, model_id,
+                                        job.job_id, tier=tier)])
     st.story.say(f"{model_id} (tier {tier}) fine-tuned from {parent_id} on {manifest.ref} "
                  f"({len(manifest.leaves)} records) by "
                  f"{', '.join(a.provider for a in report.attempts)}: {cid[:16]}…")
-    return cid, metrics
+    return cid
 
 
 def fine_tune_tiers(st: ModelStage, curator: Any, customer: Any,
@@ -127,9 +124,9 @@ def fine_tune_tiers(st: ModelStage, curator: Any, customer: Any,
                  f"{customer_name}'s records, zoomed out to {CUSTOMER_ZOOM[0]:.0%}-"
                  f"{CUSTOMER_ZOOM[1]:.0%}); every child names its parent record and transform")
     l1_id, l2_id = "digits-scans-1", f"{customer_name}-scans-1"
-    l1_cid, _ = _fine_tune(st, "tune-scans-1", scans, (TEACHER_ID, st.teacher_cid),
+    l1_cid = _fine_tune(st, "tune-scans-1", scans, (TEACHER_ID, st.teacher_cid),
                            L1_PARAMS, l1_id, "L1")
-    l2_cid, _ = _fine_tune(st, f"tune-{customer_name}-1", theirs, (l1_id, l1_cid),
+    l2_cid = _fine_tune(st, f"tune-{customer_name}-1", theirs, (l1_id, l1_cid),
                            L2_PARAMS, l2_id, "L2")
 
     # held-out digits of each domain: children of the records no model trained on

@@ -1,5 +1,8 @@
 """``plexnet model …``: the registered models, one model's card, and its lineage.
 
+* ``register MODEL --job JOB --as NAME`` — put the model a verified job trained on the
+  ledger; its artifact, dataset, parents and receipts are read from the job, not
+  declared (``plexnet.models.registry.register_from_job``);
 * ``list`` — every model on the ledger: publisher, artifact, dataset, job, parents;
 * ``show MODEL`` — one model's registry entry (lineage and metrics as recorded);
 * ``lineage MODEL [--png FILE]`` — parents, dataset versions, contributors and the job;
@@ -13,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from plexnet.cli.output import JsonFlag, print_json, print_table, short, show_lineage
+from plexnet.cli.output import JsonFlag, out, print_json, print_table, short, show_lineage
 from plexnet.cli.workspace import Workspace
 
 __all__ = ["app"]
@@ -33,6 +36,35 @@ def _card(ws: Workspace, row: dict[str, Any]) -> dict[str, Any]:
             "metrics": canonical.loads(row["metrics"]), "card": canonical.loads(row["card"]),
             "receipts": canonical.loads(row["receipts"]),
             "registered_seq": row["registered_seq"]}
+
+
+@app.command("register")
+def register(
+    ctx: typer.Context, model: ModelArg,
+    job: Annotated[str, typer.Option(help="the verified job that trained it")],
+    publisher: Annotated[str, typer.Option("--as", help="the publisher's identity name")],
+    tier: Annotated[str | None, typer.Option(
+        help="L0 general, L1 industry or L2 vertical; default: its parent's, L0 without")] = None,
+    parent: Annotated[list[str] | None, typer.Option(
+        help="a parent model id (repeat for several); default: every registered model "
+             "whose artifact the job read")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Register the model a verified job trained, with its card and its lineage."""
+    from plexnet.models.registry import register_from_job
+
+    ws: Workspace = ctx.obj
+    me = ws.keystore.load(publisher)
+    ws.ledger.append([register_from_job(ws.ledger, ws.blobs, me, model, job, tier=tier,
+                                        parents=parent or None)])
+    card = _card(ws, ws.ledger.row("models", model))
+    if json_out:
+        print_json(card)
+        return
+    lineage = card["lineage"]
+    out.print(f"registered {model} (tier {card['card']['tier']}): {card['artifact_cid']}; "
+              f"dataset {lineage.get('dataset') or '-'}, job {job}, parents "
+              f"{', '.join(lineage['parents']) or '-'}, {len(card['receipts'])} receipt(s)")
 
 
 @app.command("list")

@@ -12,7 +12,6 @@ dataset versions → model ← job, and parent → child for fine-tuned models.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,6 @@ import numpy as np
 
 from plexnet.core import canonical
 from plexnet.core.blobstore import BlobStore
-from plexnet.core.errors import PlexnetError
 from plexnet.data.lineage import Lineage, LineageEdge, LineageNode, dataset_lineage
 from plexnet.ledger import Entry, Ledger, NotFound, merkle
 
@@ -198,8 +196,6 @@ def _receipts(ledger: Ledger, row: dict[str, Any], lineage: dict[str, Any]) -> s
 
 
 def _inputs(ledger: Ledger, blobs: BlobStore, lineage: dict[str, Any]) -> str:
-    from plexnet.data.dataset import load_manifest
-
     job = ledger.row("jobs", lineage["job_id"])
     if job is None:
         raise ValueError(f"job {lineage['job_id']} was never submitted")
@@ -212,10 +208,9 @@ def _inputs(ledger: Ledger, blobs: BlobStore, lineage: dict[str, Any]) -> str:
         read.append(parent)
     root = lineage.get("dataset_root")
     if root is not None:
-        roots = set()
-        for cid in inputs:
-            with contextlib.suppress(PlexnetError):  # a model artifact, a missing blob
-                roots.add(load_manifest(blobs, cid).root)
+        from plexnet.models.registry import input_manifests
+
+        roots = {m.root for m in input_manifests(blobs, inputs)}
         if root not in roots:
             raise ValueError(f"no input of job {lineage['job_id']} is a manifest with "
                              f"{lineage.get('dataset') or 'the dataset'}'s root")
