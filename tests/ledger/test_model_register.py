@@ -121,3 +121,20 @@ def test_verify_model_refuses_a_parent_the_job_never_read(told, tmp_path):
     checks = verify_model(ledger, LocalBlobStore(tmp_path / "blobs"), "claims-a-parent")
     inputs = next(c for c in checks if c.model_id == "claims-a-parent" and c.check == "inputs")
     assert not inputs.ok and inputs.detail == "job job-1 did not read parent digits-mlp's artifact"
+
+
+def test_registering_from_a_job_needs_a_verified_job_that_made_a_model(told, tmp_path):
+    from plexnet.core.blobstore import LocalBlobStore
+    from plexnet.ledger import NotFound
+    from plexnet.models import ModelError
+    from plexnet.models.registry import register_from_job
+
+    ledger, cast, _ids = told
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    blobs.put(b"model weights")  # job-1's output: bytes, but not a model artifact
+    with pytest.raises(ModelError, match="no output of job 'job-1' is a model artifact"):
+        register_from_job(ledger, blobs, cast.alice, "m", "job-1")
+    with pytest.raises(ModelError, match="'job-2' is settled with no verified result"):
+        register_from_job(ledger, blobs, cast.alice, "m", "job-2")
+    with pytest.raises(NotFound, match="no job 'ghost'"):
+        register_from_job(ledger, blobs, cast.alice, "m", "ghost")
