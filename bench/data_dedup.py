@@ -26,7 +26,9 @@
    paragraphs: ``semantic_duplicates``.
 6. Outliers: 597 clean digits and 100 of each corruption (uniform noise, all zero,
    0-1 scale inside the 0-16 range, 8x8 patches of scikit-learn's sample photographs)
-   against 1,200 dataset digits: flag rates of ``outliers``.
+   against 1,200 dataset digits: flag rates of ``outliers``; the same records through
+   the model layer's ``reconstruction`` gate (an autoencoder's reconstruction error,
+   ``plexnet/models/gates.py``) as the part ``reconstruction``.
 
     python bench/data_dedup.py              # everything (about 10 minutes on 2 cores)
     python bench/data_dedup.py --quick      # fewer seeds, smaller scale run
@@ -483,10 +485,11 @@ def _photo_patches(count: int, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(out).reshape(count, -1)
 
 
-def outliers(seeds: list[int]) -> dict[str, Any]:
+def outliers(seeds: list[int], gate: Any = None) -> dict[str, Any]:
+    """Flag rates of ``gate`` (default: ``outliers``) on clean and corrupted digits."""
     data = load_digits()
     x, y = data.data.astype(float), data.target.astype(np.int64)
-    gate = Outliers()
+    gate = gate or Outliers()
     per_seed = []
     for seed in seeds:
         rng = np.random.default_rng(seed)
@@ -528,7 +531,7 @@ def outliers(seeds: list[int]) -> dict[str, Any]:
     for key in per_seed[0]:
         out[key] = statistics.median(s[key] for s in per_seed)
     out["clean_flag_rate_max"] = max(s["clean_flag_rate"] for s in per_seed)
-    print("  outliers: " + ", ".join(f"{k} {v:.3f}" for k, v in out.items()
+    print(f"  {gate.name}: " + ", ".join(f"{k} {v:.3f}" for k, v in out.items()
                                      if isinstance(v, float)))
     return out
 
@@ -537,12 +540,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer seeds, 20k scale run")
     parser.add_argument("--only", choices=["digits", "distinct", "scale", "text", "semantic",
-                                           "outliers"], action="append")
+                                           "outliers", "reconstruction"], action="append")
     parser.add_argument("--threads", type=int, default=2, help="BLAS threads (default 2)")
     parser.add_argument("--out", type=Path, default=RESULTS / "data_dedup.json")
     args = parser.parse_args()
     seeds = [0, 1] if args.quick else [0, 1, 2, 3, 4]
-    parts = args.only or ["digits", "distinct", "scale", "text", "semantic", "outliers"]
+    parts = args.only or ["digits", "distinct", "scale", "text", "semantic", "outliers",
+                          "reconstruction"]
     out: dict[str, Any] = {
         "command": "python bench/data_dedup.py" + (" --quick" if args.quick else "")
         + "".join(f" --only {p}" for p in args.only or []),
@@ -563,8 +567,12 @@ def main() -> None:
                 out[part] = text(seeds, copies=150)
             elif part == "semantic":
                 out[part] = semantic(seeds[:3], copies=150)
-            else:
+            elif part == "outliers":
                 out[part] = outliers(seeds)
+            else:
+                from plexnet.models.gates import Reconstruction
+
+                out[part] = outliers(seeds, Reconstruction())
             out[part]["part_seconds"] = time.perf_counter() - t0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.out.exists() and args.only:  # a partial run updates the stored results

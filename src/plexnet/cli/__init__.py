@@ -20,6 +20,8 @@ Modules:
     demo (demo.py)                       — plexnet demo: the end-to-end story
     demo_models (demo_models.py)         — the demo's ending: distil, promote, serve at the
                                            edge, route, verify every model's lineage
+    demo_tiers (demo_tiers.py)           — the demo's L0 -> L1 -> L2 chain: fine-tuned for an
+                                           industry, then for one customer
 """
 
 __all__: list[str] = []

@@ -316,6 +316,7 @@ def gate_(
     from plexnet.data.runner import LocalRunner
     from plexnet.data.shard import read_shard
     from plexnet.ledger import NotFound
+    from plexnet.models import gates as _model_gates  # registers reconstruction  # noqa: F401
 
     ws: Workspace = ctx.obj
     chosen = gate(name, **_params(param))
@@ -366,6 +367,7 @@ def gates(json_out: JsonFlag = False) -> None:
     import plexnet.data.gates  # noqa: F401
     from plexnet.data.admission import jsonable
     from plexnet.data.gates import gate, registered
+    from plexnet.models import gates as _model_gates  # registers reconstruction  # noqa: F401
 
     rows = [{"gate": n, "kinds": sorted(gate(n).kinds), "params": jsonable(gate(n).params())}
             for n in registered()]

@@ -8,10 +8,12 @@ Modules:
     privacy (privacy.py)       — DPSpec, make_private(): DP-SGD (Opacus): the dp parameter
     batch (batch.py)           — the infer.batch task kind: predictions for one shard
     distributed (distributed.py) — train.supervised as a gang task: data-parallel MLP, checkpoints
-    registry (registry.py)     — register_model(): model.register entries with lineage
+    registry (registry.py)     — register_model(), register_from_job(): model.register entries
+                                 with card and lineage (read from the job)
     lineage (lineage.py)       — model_lineage(): parents, dataset versions, contributors, job
     unsupervised (unsupervised.py) — train.kmeans and train.autoencoder task kinds; encode(),
                                  anomaly_scores()
+    gates (gates.py)           — the reconstruction admission gate: an autoencoder's error
     rl (rl.py)                 — the train.rl task kind: CartPole, REINFORCE with a baseline
     lm_model (lm_model.py)     — byte-level transformer LM: corpus, tokens, model, artifacts
     lm (lm.py)                 — its lm.pretrain, lm.sft, lm.reward and lm.dpo task kinds on the
