@@ -100,6 +100,14 @@ class GateContext:
         """Where the batch starts in :meth:`candidates`."""
         return 0 if self.existing is None else len(self.existing)
 
+    def reference(self, batch: Records, min_reference: int) -> tuple[Records, bool]:
+        """What a batch is judged against: the existing records when there are at least
+        ``min_reference`` of them (trusted, already admitted), else :meth:`candidates`;
+        and whether it is the existing records alone."""
+        own = self.existing is not None and len(self.existing) >= min_reference
+        return (self.existing if own and self.existing is not None
+                else self.candidates(batch)), own
+
 
 class Gate(ABC):
     """Base class of admission gates; see the module docstring."""

@@ -120,10 +120,8 @@ class Outliers(Gate):
     def check(self, batch: Records, ctx: GateContext) -> GateResult:
         if batch.x is None or batch.x.shape[1] == 0:
             return GateResult(self.name, (), {"skipped": "records have no features x"})
-        existing = ctx.existing
-        own_reference = existing is not None and len(existing) >= self.min_reference
-        pool = existing if own_reference else ctx.candidates(batch)
-        assert pool is not None and pool.x is not None
+        pool, own_reference = ctx.reference(batch, self.min_reference)
+        assert pool.x is not None
         if len(ctx.candidates(batch)) < self.min_records or len(pool) <= self.k:
             return GateResult(self.name, (), {
                 "skipped": f"{len(ctx.candidates(batch))} records; need "
