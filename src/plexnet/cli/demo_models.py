@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ModelStage", "distil_and_promote", "serve_and_route", "verify_models"]
+__all__ = ["ModelStage", "distil_and_promote", "replicated_job", "serve_and_route",
+           "verify_models"]
 
 STUDENT_PARAMS: dict[str, Any] = {"hidden": [32], "seed": 0}
 TEACHER_ID, STUDENT_ID = "digits-mlp-1", "digits-student-1"
@@ -58,6 +59,20 @@ class ModelStage:
     distrusted: list[str]  # providers caught cheating: never chosen to serve
 
 
+def replicated_job(st: ModelStage, job_id: str, task: str, inputs: list[str],
+                   params: dict[str, Any], flops: float) -> Any:
+    """A model-training job of the demo: 2 credits, every unit re-run by a second
+    provider (training is deterministic, so the two artifact CIDs must agree)."""
+    from plexnet.compute.job import JobSpec, Requirements, VerificationPolicy
+    from plexnet.ledger.kinds import credits as cr
+
+    return JobSpec(job_id=job_id, task=task, inputs=inputs, params=params,
+                   input_bytes=float(sum(st.blobs.size(c) for c in inputs)),
+                   requirements=Requirements(device_kinds=["cpu", "gpu"], min_memory_gb=16),
+                   flops=flops, deadline_s=600, budget_micro=cr.micro(2),
+                   verification=VerificationPolicy(replication=1.0, min_replication=1.0))
+
+
 def _halves(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Calibration and evaluation halves of the held-out requests (a fixed shuffle)."""
     order = np.random.default_rng(11).permutation(n)
@@ -68,8 +83,6 @@ def distil_and_promote(st: ModelStage) -> dict[str, Any]:
     """Step 7; returns the student's facts."""
     import torch
 
-    from plexnet.compute.job import JobSpec, Requirements, VerificationPolicy
-    from plexnet.ledger.kinds import credits as cr
     from plexnet.models import distill  # registers train.distill  # noqa: F401
     from plexnet.models.compress import check_onnx, export_onnx
     from plexnet.models.mlp import load_mlp
@@ -79,13 +92,9 @@ def distil_and_promote(st: ModelStage) -> dict[str, Any]:
     say = st.story.say
     teacher = load_mlp(st.blobs.get(st.teacher_cid))
     n_train = round(len(st.manifest.leaves) * 0.85)
-    job = JobSpec(job_id="distill-digits-1", task="train.distill",
-                  inputs=[st.manifest_cid, st.teacher_cid], params=STUDENT_PARAMS,
-                  input_bytes=float(st.blobs.size(st.manifest_cid) + st.blobs.size(
-                      st.teacher_cid)),
-                  requirements=Requirements(device_kinds=["cpu", "gpu"], min_memory_gb=16),
-                  flops=6.0 * 2_410 * n_train * 40, deadline_s=600, budget_micro=cr.micro(2),
-                  verification=VerificationPolicy(replication=1.0, min_replication=1.0))
+    job = replicated_job(st, "distill-digits-1", "train.distill",
+                         [st.manifest_cid, st.teacher_cid], STUDENT_PARAMS,
+                         flops=6.0 * 2_410 * n_train * 40)
     report = st.run_job(job)
     student_cid = next(iter(report.results[0]))
     student = load_mlp(st.blobs.get(student_cid))

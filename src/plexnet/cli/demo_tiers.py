@@ -31,14 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from plexnet.cli.demo_models import TEACHER_ID, ModelStage
+from plexnet.cli.demo_models import TEACHER_ID, ModelStage, replicated_job
 
 __all__ = ["CUSTOMER_RECORDS", "L1_PARAMS", "L2_PARAMS", "fine_tune_tiers", "styles"]
 
 CUSTOMER_RECORDS = 200  # the customer's own records its vertical model learns from
 SCAN_DEGREES = 30.0     # the industry's style: pages fed askew, up to this angle
 CUSTOMER_ZOOM = (0.75, 0.85)  # the customer's scanner: zoomed out to 75-85 %
-L1_PARAMS: dict[str, Any] = {"val_fraction": 0.0}  # the parent's defaults otherwise
+L1_PARAMS: dict[str, Any] = {"val_fraction": 0.0}  # the recipe's defaults otherwise
 L2_PARAMS: dict[str, Any] = {"val_fraction": 0.0, "batch_size": 16}  # 200 records: 13 steps
 
 
@@ -75,21 +75,15 @@ def _fine_tune(st: ModelStage, job_id: str, data: tuple[str, Any], parent: tuple
     """Fine-tune ``parent`` (id, artifact CID) on ``data`` (manifest CID, manifest) as a
     replicated job; register the result as ``model_id`` (its parent and dataset read
     from the job's inputs); return its CID."""
-    from plexnet.compute.job import JobSpec, Requirements, VerificationPolicy
-    from plexnet.ledger.kinds import credits as cr
     from plexnet.models.mlp import load_classifier
     from plexnet.models.registry import register_from_job
+    from plexnet.models.supervised import DEFAULTS
 
     (data_cid, manifest), (parent_id, parent_cid) = data, parent
     n_params = load_classifier(st.blobs.get(parent_cid)).num_parameters()
-    epochs = 30  # the recipe's default
-    job = JobSpec(job_id=job_id, task="train.supervised", inputs=[data_cid, parent_cid],
-                  params=params, input_bytes=float(st.blobs.size(data_cid)
-                                                   + st.blobs.size(parent_cid)),
-                  requirements=Requirements(device_kinds=["cpu", "gpu"], min_memory_gb=16),
-                  flops=6.0 * n_params * len(manifest.leaves) * epochs, deadline_s=600,
-                  budget_micro=cr.micro(2),
-                  verification=VerificationPolicy(replication=1.0, min_replication=1.0))
+    epochs = int(params.get("epochs", DEFAULTS["epochs"]))
+    job = replicated_job(st, job_id, "train.supervised", [data_cid, parent_cid], params,
+                         flops=6.0 * n_params * len(manifest.leaves) * epochs)
     report = st.run_job(job)
     cid = next(iter(report.results[0]))
     st.ledger.append([register_from_job(st.ledger, st.blobs, st.requester, model_id,
@@ -125,9 +119,9 @@ def fine_tune_tiers(st: ModelStage, curator: Any, customer: Any,
                  f"{CUSTOMER_ZOOM[1]:.0%}); every child names its parent record and transform")
     l1_id, l2_id = "digits-scans-1", f"{customer_name}-scans-1"
     l1_cid = _fine_tune(st, "tune-scans-1", scans, (TEACHER_ID, st.teacher_cid),
-                           L1_PARAMS, l1_id, "L1")
+                        L1_PARAMS, l1_id, "L1")
     l2_cid = _fine_tune(st, f"tune-{customer_name}-1", theirs, (l1_id, l1_cid),
-                           L2_PARAMS, l2_id, "L2")
+                        L2_PARAMS, l2_id, "L2")
 
     # held-out digits of each domain: children of the records no model trained on
     held = Records.make(st.y_test, x=st.x_test)
