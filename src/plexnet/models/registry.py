@@ -85,37 +85,43 @@ def register_from_job(ledger: Ledger, blobs: BlobStore, publisher: Identity, mod
                          "register a model once its job is verified")
     accepted = ledger.row("attempts", canonical.loads(job["results"])[0])
     receipt = ledger.get(int(accepted["receipt_seq"])).entry.body
-    artifact = next((cid for cid in receipt["outputs"] if _is_model(blobs, cid)), None)
-    if artifact is None:
+    found = next(((cid, data) for cid in receipt["outputs"]
+                  if (data := _model_bytes(blobs, cid)) is not None), None)
+    if found is None:
         raise ModelError(f"no output of job {job_id!r} is a model artifact (task "
                          f"{job['task']})")
+    artifact, data = found
     inputs = canonical.loads(job["spec"]).get("inputs", [])
-    manifests = input_manifests(blobs, inputs)
     if parents is None:
         by_cid = {r["artifact_cid"]: r["model_id"] for r in ledger.rows("models")}
         parents = [by_cid[cid] for cid in inputs if cid in by_cid]
+    cards = {}
     for parent in parents:
-        if ledger.row("models", parent) is None:
+        row = ledger.row("models", parent)
+        if row is None:
             raise ModelError(f"parent model {parent!r} is not registered (plexnet model list)")
+        cards[parent] = canonical.loads(row["card"])
     if tier is None:
-        tiers = [canonical.loads(ledger.row("models", p)["card"]).get("tier") for p in parents]
+        tiers = [c.get("tier") for c in cards.values()]
         tier = max((t for t in tiers if t), key=TIERS.index, default="L0")
     if tier not in TIERS:
         raise ModelError(f"unknown tier {tier!r}; give one of {list(TIERS)}")
-    dataset = manifests[0] if manifests else None
+    dataset = next(iter(input_manifests(blobs, inputs)), None)
     return register_model(
         publisher, model_id, artifact, dataset=dataset.ref if dataset else None,
         dataset_root=dataset.root if dataset else None, job_id=job_id, parents=parents,
         metrics={**receipt.get("metrics", {}), **(metrics or {})},
-        card=card_for(blobs.get(artifact), tier=tier, artifacts=artifacts))
+        card=card_for(data, tier=tier, artifacts=artifacts))
 
 
-def _is_model(blobs: BlobStore, cid: str) -> bool:
+def _model_bytes(blobs: BlobStore, cid: str) -> bytes | None:
+    """The blob's bytes if it is a plexnet model artifact, else ``None``."""
     try:
-        read_artifact(blobs.get(cid))
-    except (ArtifactError, PlexnetError):
-        return False
-    return True
+        data = blobs.get(cid)
+        read_artifact(data)
+    except PlexnetError:  # ArtifactError among them; a missing blob too
+        return None
+    return data
 
 
 def input_manifests(blobs: BlobStore, inputs: list[str]) -> list[Manifest]:
